@@ -1,0 +1,31 @@
+"""The message registry: every XAPI message the simulator serves, explicit or implicit."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+
+@dataclass
+class Message:
+    cls: str                      # datamodel class, e.g. "host"
+    name: str                     # message name, e.g. "evacuate"
+    params: list[tuple[str, str]]  # (datamodel type, name), session parameter excluded
+    result: str                   # datamodel type of the result, "void" for none
+    handler: Callable[..., Awaitable] = field(repr=False, default=None)
+    session: bool = True          # takes a session ref as its first parameter
+    implicit: bool = False        # generated from the field table
+    has_async: bool = True        # an Async.<cls>.<name> form exists
+    defaults: int = 0             # how many trailing params may be omitted
+    kind: str = "write"           # read | write | session | event (for the call log)
+
+    @property
+    def wire_name(self) -> str:
+        return f"{self.cls}.{self.name}"
+
+
+REGISTRY: dict[str, Message] = {}
+
+
+def register(message: Message) -> Message:
+    REGISTRY[message.wire_name] = message
+    return message

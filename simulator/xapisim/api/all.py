@@ -1,0 +1,6 @@
+"""Imports every handler module so that REGISTRY holds every message."""
+from __future__ import annotations
+
+from . import event, implicit, session, task  # noqa: F401
+
+implicit.register_all()

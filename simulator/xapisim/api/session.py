@@ -1,0 +1,54 @@
+"""Sessions: login with XAPI's delays, limits per originator, HOST_IS_SLAVE on members."""
+from __future__ import annotations
+
+from ..dispatch import api
+from ..errors import XapiError
+from ..model import DateTime
+
+
+def _group(record: dict) -> tuple[str, str]:
+    if record["auth_user_name"] != "root":
+        return "per_user", record["auth_user_name"]
+    if record["originator"]:
+        return "per_originator", record["originator"]
+    return "external", ""
+
+
+@api("session.login_with_password", "string uname, string pwd, string version, string originator",
+     "session ref", session=False, has_async=False, defaults=2, kind="session")
+async def login_with_password(call, uname, pwd, version="1.1", originator=""):
+    machine, world = call.machine, call.world
+    if not machine.is_master:
+        raise XapiError("HOST_IS_SLAVE", machine.master_address)
+    if uname != machine.username or pwd != machine.password:
+        await world.sleep("auth_failure_delay")
+        raise XapiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
+    db = call.db
+    now = world.now()
+    ref = db.create("session", this_host=machine.host_ref, last_active=DateTime.at(now), pool=False,
+                    is_local_superuser=True, originator=originator, auth_user_name=uname,
+                    validation_time=DateTime.at(now))
+    world.session_active[ref] = now
+    _evict(world, db, _group(db.get("session", ref)))
+    return ref
+
+
+def _evict(world, db, group) -> None:
+    """Over its group's limit, the least recently active sessions go, as xapi's GC does."""
+    members = [ref for ref, rec in db.all("session").items() if _group(rec) == group]
+    excess = len(members) - world.session_limits[group[0]]
+    if excess > 0:
+        members.sort(key=lambda r: world.session_active.get(r, 0))
+        for ref in members[:excess]:
+            destroy_session(world, db, ref)
+
+
+def destroy_session(world, db, ref) -> None:
+    db.delete("session", ref)
+    world.session_active.pop(ref, None)
+    world.session_tasks.pop(ref, None)
+
+
+@api("session.logout", "", session=True, has_async=False, kind="session")
+async def logout(call):
+    destroy_session(call.world, call.db, call.session)

@@ -1,0 +1,124 @@
+"""XML-RPC and JSON-RPC encodings exactly as xapi writes them.
+
+XML-RPC: 64-bit ints are untyped `<value>123</value>` (clients see strings), results are
+wrapped in `{Status, Value}` / `{Status, ErrorDescription}` structs.  JSON-RPC 1.0 and 2.0 as in
+ocaml-rpc.  The encoder is hand-written because `xmlrpc.client.dumps` types ints and is too slow
+for `VM.get_all_records` of a 2,000-VM pool.
+"""
+from __future__ import annotations
+
+import json
+import xmlrpc.client
+
+from .model import DateTime
+
+
+class I4(int):
+    """An int xapi sends typed as <i4> (event.from's valid_ref_counts)."""
+
+
+class WireError(Exception):
+    """The request body is not a valid call."""
+
+
+def _escape(s: str) -> str:
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    return s
+
+
+def _xml(v, out: list) -> None:
+    t = type(v)
+    if t is str:
+        out.append("<value>" + _escape(v) + "</value>")
+    elif t is dict:
+        out.append("<value><struct>")
+        for k, x in v.items():
+            out.append("<member><name>" + _escape(str(k)) + "</name>")
+            _xml(x, out)
+            out.append("</member>")
+        out.append("</struct></value>")
+    elif t is list or t is tuple:
+        out.append("<value><array><data>")
+        for x in v:
+            _xml(x, out)
+        out.append("</data></array></value>")
+    elif t is bool:
+        out.append("<value><boolean>1</boolean></value>" if v else "<value><boolean>0</boolean></value>")
+    elif t is int:
+        out.append("<value>%d</value>" % v)
+    elif t is DateTime:
+        out.append("<value><dateTime.iso8601>" + v + "</dateTime.iso8601></value>")
+    elif t is I4:
+        out.append("<value><i4>%d</i4></value>" % v)
+    elif t is float:
+        out.append("<value><double>" + repr(v) + "</double></value>")
+    elif v is None:
+        out.append("<value></value>")
+    else:
+        raise TypeError(f"cannot encode {t.__name__}")
+
+
+def xml_value(v) -> str:
+    """One XML-RPC <value>, as in a task's `result` field."""
+    out: list = []
+    _xml(v, out)
+    return "".join(out)
+
+
+def xmlrpc_response(value=None, error: list | None = None) -> bytes:
+    body = {"Status": "Failure", "ErrorDescription": error} if error else {"Status": "Success", "Value": "" if value is None else value}
+    out = ["<?xml version='1.0'?>\n<methodResponse><params><param>"]
+    _xml(body, out)
+    out.append("</param></params></methodResponse>\n")
+    return "".join(out).encode()
+
+
+def _from_xmlrpc(v):
+    if isinstance(v, xmlrpc.client.DateTime):
+        return DateTime(v.value if v.value.endswith("Z") else v.value + "Z")
+    if isinstance(v, dict):
+        return {k: _from_xmlrpc(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_from_xmlrpc(x) for x in v]
+    return v
+
+
+def parse_xmlrpc(body: bytes) -> tuple[str, list]:
+    try:
+        params, method = xmlrpc.client.loads(body)
+    except Exception as e:  # expat and unmarshaller errors of every kind
+        raise WireError(str(e)) from None
+    if not method:
+        raise WireError("no methodName")
+    return method, [_from_xmlrpc(p) for p in params]
+
+
+def parse_jsonrpc(body: bytes) -> tuple[str, list, object, bool]:
+    """Returns method, params, id, and whether the request is JSON-RPC 2.0."""
+    try:
+        req = json.loads(body)
+        method, params = req["method"], req.get("params", [])
+    except Exception as e:
+        raise WireError(str(e)) from None
+    if not isinstance(method, str) or not isinstance(params, list):
+        raise WireError("method must be a string and params a list")
+    v2 = req.get("jsonrpc") == "2.0"
+    if "id" not in req or (req["id"] is None and not v2):
+        raise WireError("JSON-RPC requests need a non-null id")
+    return method, params, req["id"], v2
+
+
+def jsonrpc_response(req_id, v2: bool, value=None, error: list | None = None) -> bytes:
+    if v2:
+        if error:
+            body = {"jsonrpc": "2.0", "error": {"code": 1, "message": error[0], "data": error[1:]}, "id": req_id}
+        else:
+            body = {"jsonrpc": "2.0", "result": "" if value is None else value, "id": req_id}
+    else:
+        body = {"result": None, "error": error, "id": req_id} if error else {"result": "" if value is None else value, "error": None, "id": req_id}
+    return json.dumps(body, separators=(",", ":")).encode()
