@@ -78,6 +78,10 @@ EVENT_REQUEST_MARGIN_SECONDS = 15.0
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
 
+# Indirections so that unit tests can drive the clock instead of sleeping.
+_monotonic = time.monotonic
+_sleep = time.sleep
+
 # Errors that mean "the API is (re)starting or the connection dropped": safe to retry a read.
 TRANSIENT_ERRORS = (
     ConnectionRefusedError,
@@ -135,6 +139,8 @@ def convert_record(xapi_class, record):
                 record[field] = int(value)
             except ValueError:
                 pass  # not a number: leave what the host sent
+        elif isinstance(value, float) and value.is_integer():
+            record[field] = int(value)  # a server that typed the int as <double>
     return record
 
 
@@ -217,10 +223,10 @@ class TimeoutSafeTransport(_TimeoutMixin, xmlrpc.client.SafeTransport):
 class Deadline(object):
     def __init__(self, seconds):
         self.seconds = seconds
-        self.end = time.monotonic() + seconds
+        self.end = _monotonic() + seconds
 
     def remaining(self):
-        return max(0.0, self.end - time.monotonic())
+        return max(0.0, self.end - _monotonic())
 
     def passed(self):
         return self.remaining() <= 0.0
@@ -306,7 +312,7 @@ class XapiClient(object):
                 raise self._translate(failure, "Logging in to %s" % self.url) from None
             except TRANSIENT_ERRORS as exc:
                 if wait and not deadline.passed():
-                    time.sleep(min(next(delays), deadline.remaining()))
+                    _sleep(min(next(delays), deadline.remaining()))
                     continue
                 raise self._translate(exc, "Logging in to %s" % self.url) from exc
             except Exception as exc:  # TLS, DNS, timeouts, non-XAPI answers: one clear sentence each
@@ -383,7 +389,7 @@ class XapiClient(object):
                 raise self._translate(failure, action) from None
             except TRANSIENT_ERRORS as exc:
                 if retry and not deadline.passed():
-                    time.sleep(min(next(delays), deadline.remaining()))
+                    _sleep(min(next(delays), deadline.remaining()))
                     continue
                 raise self._translate(exc, action) from exc
             except Exception as exc:  # pylint: disable=broad-except
@@ -528,7 +534,7 @@ class XapiClient(object):
             if deadline.passed():
                 raise RequestTimeoutError("Timed out after %s seconds waiting for %s on %s."
                                           % (deadline.seconds, what, self.url))
-            time.sleep(min(next(delays), deadline.remaining()))
+            _sleep(min(next(delays), deadline.remaining()))
 
     # --- asynchronous tasks ---------------------------------------------------------------
 
@@ -588,6 +594,8 @@ def decode_task_result(result):
     """A task result is an XML-RPC <value> fragment even over JSON-RPC; "" or <value></value> is void."""
     if not result:
         return None
+    if not result.lstrip().startswith("<value"):
+        return result  # not a fragment: give the raw string
     document = "<methodResponse><params><param>%s</param></params></methodResponse>" % result
     try:
         values, _method = xmlrpc.client.loads(document)
