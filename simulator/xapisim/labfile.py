@@ -75,6 +75,8 @@ def loopback(v):
 
 
 def netmask(v):
+    if v == "":
+        return None
     if ipv4(v) is None:
         try:
             ipaddress.IPv4Network(f"0.0.0.0/{v}")
@@ -346,7 +348,7 @@ NIC = Rec({
     "management": Bool(None, null=True),
     "mode": Str(None, null=True, choices=["static", "dhcp", "none"]),
     "ip": Str(None, null=True, test=ipv4, what="an IPv4 address or null"),
-    "netmask": Str(None, null=True, test=netmask, what="a dotted netmask, e.g. 255.255.255.0"),
+    "netmask": Str(None, null=True, test=netmask, what='a dotted netmask, e.g. 255.255.255.0, or ""'),
     "gateway": Str("", test=ipv4_or_empty, what='an IPv4 address or ""'),
     "dns": Str("", test=dns, what='comma-separated IPv4 addresses or ""'),
     "purpose": Str(""),
@@ -572,6 +574,11 @@ def _normalize(raw, out):
     return lab
 
 
+def _reported(out, loc) -> bool:
+    """A problem at `loc` is already reported (its value was replaced by the default)."""
+    return any(p.startswith(loc + ": ") for p in out)
+
+
 def _unique(entries, loc, key, out, what=None):
     seen = {}
     for i, e in enumerate(entries):
@@ -642,7 +649,7 @@ def _host(h, loc, out):
             vlan["network"] = f"VLAN {vlan['tag']}"
 
     _unique(h["local_srs"], f"{loc}.local_srs", "name", out, "SR name")
-    local = {sr["name"] for sr in h["local_srs"]}
+    local = {sr["name"] for sr in h["local_srs"] if sr["name"]}
     for k, sr in enumerate(h["shared_srs"]):
         if sr["name"] in local:
             out.append(f"{loc}.shared_srs[{k}].name: {show(sr['name'])} is already a local SR of this host; "
@@ -681,7 +688,7 @@ def _nic(h, n, loc, out):
         out.append(f"{loc}.mode: the management NIC needs an IP; allowed: static, dhcp")
     elif n["mode"] == "static":
         for key in ("ip", "netmask"):
-            if not n[key] and not (m and h["address"] is None):   # a bad address is reported already
+            if not n[key] and not _reported(out, f"{loc}.{key}") and not (m and h["address"] is None):
                 out.append(f"{loc}.{key}: missing for mode static; allowed: {NIC.fields[key].allowed()}")
     elif n["mode"] == "none":
         for key in ("ip", "netmask", "gateway", "dns"):
@@ -738,14 +745,14 @@ def _pools(lab, storage, out) -> dict:
                 out.append(f"hosts[{i}].ha_enabled: only for standalone hosts; allowed: false (use {loc}.ha)")
             if hosts[name]["shared_srs"]:
                 out.append(f"hosts[{i}].shared_srs: only for standalone hosts; allowed: [] (use {loc}.shared_srs)")
-        local = {sr["name"] for name in mine for sr in hosts[name]["local_srs"]}
+        local = {sr["name"] for name in mine for sr in hosts[name]["local_srs"] if sr["name"]}
         _unique(p["shared_srs"], f"{loc}.shared_srs", "name", out, "SR name")
         for k, sr in enumerate(p["shared_srs"]):
             if sr["name"] in local:
                 out.append(f"{loc}.shared_srs[{k}].name: {show(sr['name'])} is already a local SR of a pool host; "
                            "allowed: a unique SR name")
             _shared_sr(sr, f"{loc}.shared_srs[{k}]", storage, out, need_storage=True)
-        shared = [sr["name"] for sr in p["shared_srs"]]
+        shared = [sr["name"] for sr in p["shared_srs"] if sr["name"]]
         allowed_default = shared + (sorted(local) if len(mine) == 1 else [])
         if p["default_sr"] and p["default_sr"] not in allowed_default:
             out.append(f"{loc}.default_sr: {show(p['default_sr'])} is not an SR of this pool; "
@@ -827,14 +834,14 @@ def _vms(lab, pool_of, out):
     for i, h in enumerate(hosts):
         loc = f"hosts[{i}]"
         j = pool_of.get(h["name"])
-        srs = {sr["name"]: ("host", i, sr["name"]) for sr in h["local_srs"]}
-        for k, sr in enumerate(h["local_srs"]):
-            sizes[srs[sr["name"]]] = (sr["size_gib"], f"{loc}.local_srs[{k}]")
-        for k, sr in enumerate(h["shared_srs"]):
-            srs[sr["name"]] = ("host", i, sr["name"])
-            sizes[srs[sr["name"]]] = (sr["size_gib"], f"{loc}.shared_srs[{k}]")
+        srs = {}
+        for kind in ("local_srs", "shared_srs"):
+            for k, sr in enumerate(h[kind]):
+                if sr["name"]:
+                    srs[sr["name"]] = ("host", i, sr["name"])
+                    sizes[srs[sr["name"]]] = (sr["size_gib"], f"{loc}.{kind}[{k}]")
         if j is not None:
-            srs.update({sr["name"]: ("pool", j, sr["name"]) for sr in lab["pools"][j]["shared_srs"]})
+            srs.update({sr["name"]: ("pool", j, sr["name"]) for sr in lab["pools"][j]["shared_srs"] if sr["name"]})
         scope = names.setdefault(("pool", j) if j is not None else ("host", i), {})
         resident = 0.0
         for v, vm in enumerate(h["vms"]):
