@@ -246,7 +246,11 @@ class _EventsUnsupported(Exception):
 class XapiClient(object):
     """One logged-in XAPI session to a pool master. Use as a context manager."""
 
-    def __init__(self, hostname, username, password, validate_certs=True, ca_path=None, timeout=300):
+    def __init__(self, hostname, username, password, validate_certs=True, ca_path=None, timeout=300,
+                 follow_master=True):
+        """follow_master=False: a HOST_IS_SLAVE answer is raised as XapiError (code HOST_IS_SLAVE,
+        params [master address]) instead of being followed; for talking to one particular host, e.g.
+        a host about to join a pool, whose membership is what the caller wants to know."""
         if XenAPI is None:
             raise MissingLibraryError(missing_required_lib("XenAPI"))
         if timeout is None or timeout <= 0:
@@ -260,6 +264,7 @@ class XapiClient(object):
         self._session = None
         self._tasks = set()
         self._atexit_registered = False
+        self.follow_master = follow_master
 
     @classmethod
     def from_module(cls, module):
@@ -294,13 +299,14 @@ class XapiClient(object):
                                        (self.username, self._password, LOGIN_API_VERSION, ORIGINATOR))
             except XenAPI.Failure as failure:
                 details = list(failure.details)
-                if details and details[0] == "HOST_IS_SLAVE" and len(details) > 1:
+                if details and details[0] == "HOST_IS_SLAVE" and len(details) > 1 and self.follow_master:
                     if redirected:
-                        raise XapiError(
+                        message = (
                             "Logging in failed: %s named %s as pool master, but %s also says it is a pool "
                             "member (HOST_IS_SLAVE %s); the pool may be changing master: retry later or "
-                            "point hostname at the current master." % (first_url, replace_host(first_url, details[1]),
-                                                                     self.url, details[1:]), details) from None
+                            "point hostname at the current master."
+                            % (first_url, self.url, self.url, details[1:]))
+                        raise XapiError(message, details) from None
                     self.url = replace_host(self.url, details[1])
                     redirected = True
                     continue
@@ -382,7 +388,8 @@ class XapiClient(object):
             except XenAPI.Failure as failure:
                 details = list(failure.details)
                 # HOST_IS_SLAVE is raised before anything is done, so even a write can be sent again.
-                if details and details[0] == "HOST_IS_SLAVE" and len(details) > 1 and not redirected:
+                if (details and details[0] == "HOST_IS_SLAVE" and len(details) > 1 and not redirected
+                        and self.follow_master):
                     self._follow_master(details[1])
                     redirected = True
                     continue

@@ -19,7 +19,7 @@ description:
   - Makes the same small number of XAPI calls whatever the size of the pool (one bulk read per
     object class).
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._attributes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import socket
 import ssl
+import xmlrpc.client
 
 import pytest
 
@@ -139,7 +140,9 @@ def test_https_sessions_use_the_verified_context_and_the_timeout(xapi, tmp_path)
 def test_http_sessions_use_a_plain_transport(xapi):
     xapi.add_endpoint("http://192.0.2.1/")
     with make_client("http://192.0.2.1") as client:
-        assert type(client._session.transport) is _client.TimeoutTransport
+        transport = client._session.transport
+        assert isinstance(transport, _client.TimeoutTransport)
+        assert not isinstance(transport, xmlrpc.client.SafeTransport)
 
 
 def test_certificate_failure_names_ca_path(xapi, monkeypatch):
@@ -206,8 +209,19 @@ def test_redirect_is_followed_once_only(xapi):
     xapi.add_endpoint(MASTER, master_address="192.0.2.3")
     with pytest.raises(XapiError) as error:
         make_client(MEMBER).login()
-    assert "also says it is a pool member" in str(error.value)
+    assert str(error.value).startswith(
+        "Logging in failed: https://192.0.2.2/ named https://192.0.2.1/ as pool master, but https://192.0.2.1/ "
+        "also says it is a pool member (HOST_IS_SLAVE ['192.0.2.3'])")
     assert xapi.methods().count("login_with_password") == 2
+
+
+def test_follow_master_false_reports_the_membership_instead(xapi):
+    xapi.add_endpoint(MEMBER, master_address="192.0.2.1")
+    xapi.add_endpoint(MASTER)
+    with pytest.raises(XapiError) as error:
+        make_client(MEMBER, follow_master=False).login()
+    assert (error.value.code, error.value.params) == ("HOST_IS_SLAVE", ["192.0.2.1"])
+    assert [url for url, _method, _args in xapi.calls] == [MEMBER]
 
 
 def test_wrong_password_is_its_own_clear_message(xapi):
@@ -351,7 +365,8 @@ def test_int_fields_sent_as_strings_are_converted(xapi):
     with make_client() as client:
         records = client.get_all_records_of(["host_metrics", "PIF", "VM"])
     assert records["host_metrics"]["OpaqueRef:m"]["memory_total"] == 68719476736
-    assert type(records["host_metrics"]["OpaqueRef:n"]["memory_total"]) is int
+    converted = records["host_metrics"]["OpaqueRef:n"]["memory_total"]
+    assert isinstance(converted, int) and converted == 1024
     assert records["PIF"]["OpaqueRef:p"] == {"VLAN": -1, "MTU": 1500, "device": "eth0"}
     assert records["VM"]["OpaqueRef:v"] == {"memory_target": "not-a-number", "name_label": "42"}
 
