@@ -27,6 +27,8 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Tools call each other by name (antsibull-docs runs ansible-doc, ansible-lint runs ansible-playbook).
+export PATH := $(BIN):$(PATH)
 
 .PHONY: demo test setup unit simulator-tests integration molecule sanity lint clean
 
@@ -88,7 +90,7 @@ sanity: setup
 	test -e $(GET_PIP_CACHE) || cp tests/sanity/get_pip_standin.py $(GET_PIP_CACHE)
 	# A repository of its own: ansible-test lists files with git, and build/ is ignored by ours.
 	git -C $(SANITY_ROOT) init --quiet
-	cd $(SANITY_ROOT) && PATH="$(BIN):$$PATH" $(BIN)/ansible-test sanity --local --python 3.11 --color no
+	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --local --python 3.11 --color no
 
 lint: setup
 	$(BIN)/ansible-lint
