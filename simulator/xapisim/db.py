@@ -1,7 +1,8 @@
 """One pool's database: records by class and ref, derived set fields, and the event log.
 
-Every change bumps a generation counter; `event.from` tokens are generations, so a waiter gets
-the latest state of every object touched since its token (coalesced, as xapi does).
+Every change bumps a generation counter and stamps the object with it (created, modified);
+`event.from` tokens are generations, so a waiter gets the latest state of every object touched
+since its token (coalesced, as xapi does).
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class Database:
         # (class, ref) -> generation of the last change, oldest first
         self._touched: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._created: dict[tuple[str, str], int] = {}
-        self._deleted: list[tuple[int, str, str]] = []
+        # (generation of the deletion, generation of the creation, class, ref), oldest first
+        self._deleted: list[tuple[int, int, str, str]] = []
         self._waiters: list[asyncio.Future] = []
         # relation indexes: (ref class, ref field) -> (set class, set field)
         self._relations = {
@@ -89,7 +91,7 @@ class Database:
         return found[1]
 
     # -- writes ------------------------------------------------------------------------
-    def create(self, cls: str, ref: str | None = None, **fields) -> str:
+    def create(self, cls: str, /, ref: str | None = None, **fields) -> str:   # /: message has a field "cls"
         ref = ref or new_ref()
         spec = CLASSES[cls]
         record = {name: default_value(f.type) for name, f in spec.items()}
@@ -107,7 +109,7 @@ class Database:
             self._link(sc, sf, record[rf], ref)
         return ref
 
-    def set(self, cls: str, ref: str, **fields) -> None:
+    def set(self, cls: str, ref: str, /, **fields) -> None:
         record = self.get(cls, ref)
         for rf, sc, sf in self._relations_by_class.get(cls, ()):
             if rf in fields and fields[rf] != record[rf]:
@@ -127,8 +129,7 @@ class Database:
         key = (cls, ref)
         self._touched.pop(key, None)
         self.generation += 1
-        if self._created.pop(key, None) is not None:
-            self._deleted.append((self.generation, cls, ref))
+        self._deleted.append((self.generation, self._created.pop(key, 0), cls, ref))
         self._wake()
 
     def _link(self, sc: str, sf: str, owner: str, ref: str) -> None:
@@ -158,35 +159,40 @@ class Database:
                 w.set_result(None)
 
     # -- events ------------------------------------------------------------------------
-    def changes_since(self, generation: int, wanted) -> list[dict]:
-        """Event records for objects changed after `generation`, latest state only.
-        `wanted(cls, ref)` filters by subscription."""
-        events = []
-        for (cls, ref), gen in reversed(self._touched.items()):
-            if gen <= generation:
+    def changes_since(self, since: int, wanted) -> tuple[list[dict], int]:
+        """Event records for the objects `wanted(cls, ref)` selects that changed after generation
+        `since`, and the generation a client has then seen, as xapi's event.from computes them:
+        an object created after `since` is one `add` (latest state), one changed is one `mod`,
+        one deleted is a `del` without snapshot unless it was also created after `since` (then
+        nothing).  Tokens advance only over changes the subscription selects."""
+        adds, mods, dels = [], [], []
+        last = since
+        for (cls, ref), modified in reversed(self._touched.items()):
+            if modified <= since:
                 break
             if not wanted(cls, ref):
                 continue
-            op = "add" if self._created.get((cls, ref), 0) > generation else "mod"
-            events.append(self._event(gen, cls, ref, op))
-        for gen, cls, ref in reversed(self._deleted):
-            if gen <= generation:
+            last = max(last, modified)
+            created = self._created.get((cls, ref), 0)
+            if created > since:
+                adds.append(self._event(created, cls, ref, "add"))
+            else:
+                mods.append(self._event(modified, cls, ref, "mod"))
+        for deleted, created, cls, ref in reversed(self._deleted):
+            if deleted <= since:
                 break
-            if wanted(cls, ref):
-                events.append({"id": gen, "timestamp": "0.0", "class": cls.lower(), "operation": "del", "ref": ref})
-        events.sort(key=lambda e: e["id"])
-        return events
-
-    def snapshot_all(self, wanted) -> list[dict]:
-        return [
-            self._event(self._touched.get((cls, ref), 0), cls, ref, "add")
-            for cls, table in self.tables.items()
-            for ref in table
-            if wanted(cls, ref)
-        ]
+            if not wanted(cls, ref):
+                continue
+            last = max(last, deleted)
+            if created <= since:
+                dels.append({"id": str(deleted), "timestamp": "0.0", "class": cls.lower(), "operation": "del", "ref": ref})
+        adds.reverse()
+        mods.reverse()
+        dels.reverse()
+        return adds + mods + dels, last
 
     def _event(self, gen: int, cls: str, ref: str, op: str) -> dict:
-        return {"id": gen, "timestamp": "0.0", "class": cls.lower(), "operation": op, "ref": ref,
+        return {"id": str(gen), "timestamp": "0.0", "class": cls.lower(), "operation": op, "ref": ref,
                 "snapshot": self.tables[cls][ref]}
 
     async def wait_for_change(self, timeout: float) -> None:

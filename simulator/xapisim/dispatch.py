@@ -1,10 +1,12 @@
-"""From a decoded call to a result: method lookup, argument checks, sessions, Async tasks,
-latency and faults, and the call log."""
+"""From a decoded call to a result, in xapi's order (ocaml/idl/ocaml_backend/gen_server.ml):
+method lookup, argument count, unmarshalling, session check, then the call itself or an Async
+task; plus the lab's latency and faults, and the call log."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .api import REGISTRY, Message, register
@@ -17,11 +19,16 @@ if TYPE_CHECKING:
     from .world import Machine, World
 
 SCRUBBED = "******"
+ASYNC_PREFIX = "Async."   # xapi accepts no "Async_" alias (server_helpers.ml says so)
+# Not an error code: API.response_of_fault puts "Fault" where the code goes.
+API_FAULT = "Fault"
 
 
 def api(wire_name: str, params: str = "", result: str = "void", *, session: bool = True,
         has_async: bool = True, defaults: int = 0, kind: str = "write"):
-    """Register an explicit message.  `params` is "type name, type name" in datamodel types."""
+    """Register an explicit message.  `params` is "type name, type name" in datamodel types;
+    `defaults` is how many trailing parameters have defaults in the datamodel (the handler's
+    Python defaults supply them)."""
     cls, name = wire_name.split(".", 1)
     parsed = [tuple(p.strip().rsplit(" ", 1)) for p in params.split(",") if p.strip()]
 
@@ -42,69 +49,159 @@ class Call:
     session: str | None = None  # session ref
     task: str | None = None     # the task of an Async call
     originator: str = ""
-    cancelled: bool = field(default=False)
 
     def check_cancelled(self) -> None:
+        """Where a long operation may stop: TASK_CANCELLED [task] once task.cancel asked."""
         if self.task and self.db.exists("task", self.task) and "cancel" in self.db.get("task", self.task)["current_operations"].values():
             raise XapiError("TASK_CANCELLED", self.task)
+
+    def set_cancellable(self) -> None:
+        """An operation that honours task.cancel says so, as xapi's TaskHelper.set_cancellable."""
+        if self.task and self.db.exists("task", self.task):
+            self.db.set("task", self.task, allowed_operations=["cancel"])
 
     def progress(self, value: float) -> None:
         if self.task and self.db.exists("task", self.task):
             self.db.set("task", self.task, progress=round(value, 3))
 
 
-def resolve(method: str) -> tuple[Message | None, bool]:
-    """Finds the message for `class.method`, `class_method`, `Async.class.method` or
-    `Async_class_method`; class names may contain underscores (host_metrics)."""
-    is_async = False
-    for prefix in ("Async.", "Async_"):
-        if method.startswith(prefix):
-            method, is_async = method[len(prefix):], True
-    msg = REGISTRY.get(method)
-    if msg is None and "." not in method:
-        for i, ch in enumerate(method):
-            if ch == "_":
-                msg = REGISTRY.get(method[:i] + "." + method[i + 1:])
-                if msg:
-                    break
-    if msg is not None and is_async and not msg.has_async:
-        return None, True
-    return msg, is_async
+# -- method names ----------------------------------------------------------------------
+_aliases: dict[str, Message] = {}
 
 
-def _decode(type_: str, value, method: str):
-    """Unmarshals one argument as xapi does: int64 may come as a string, enums in any case."""
-    try:
-        if type_ == "int":
-            return int(value)
-        if type_ == "float":
-            return float(value)
-        if type_ == "bool":
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false"):
-                    raise ValueError(value)
-                return value.lower() == "true"
-            return bool(value)
-        if type_.startswith("enum ") and not type_.endswith(("set", "map")):
-            canonical = {v.lower(): v for v in ENUMS[type_[5:]]}
-            return canonical[str(value).lower()]
-        if type_ == "datetime":
-            return DateTime(str(value))
-        if type_.endswith(" ref") or type_ == "string":
-            if not isinstance(value, str):
-                raise ValueError(value)
-            return value
-        if type_.endswith(" map") or type_.endswith(" record"):
-            if not isinstance(value, dict):
-                raise ValueError(value)
-            return value
-        if type_.endswith(" set"):
-            if not isinstance(value, list):
-                raise ValueError(value)
-            return value
-    except (ValueError, TypeError, KeyError):
-        raise XapiError("INTERNAL_ERROR", f"Unmarshalling error: {method}: expected {type_}, got {value!r}") from None
+def resolve(method: str) -> tuple[str, Message | None, bool]:
+    """(name without the Async. prefix, message or None, whether Async) for `class.method`,
+    `class_method` (class names may contain underscores: host_metrics_get_record) and
+    `Async.class.method` / `Async.class_method`."""
+    is_async = method.startswith(ASYNC_PREFIX)
+    name = method[len(ASYNC_PREFIX):] if is_async else method
+    msg = REGISTRY.get(name)
+    if msg is None:
+        if len(_aliases) != len(REGISTRY):   # messages registered since the last lookup
+            _aliases.clear()
+            _aliases.update({f"{m.cls}_{m.name}": m for m in REGISTRY.values()})
+        msg = _aliases.get(name)
+    return name, msg, is_async
+
+
+# -- unmarshalling ---------------------------------------------------------------------
+class _Unmarshal(Exception):
+    """An argument of the wrong type: xapi answers INTERNAL_ERROR [<the OCaml exception>]."""
+
+    def __init__(self, failure: str):
+        super().__init__(failure)
+        # Printexc.to_string (Failure s) is Failure("s"), with s escaped as OCaml's %S does
+        escaped = failure.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        self.error = XapiError("INTERNAL_ERROR", f'Failure("{escaped}")')
+
+
+def _rpc_string(v) -> str:
+    """Rpc.to_string, which xapi's unmarshalling errors quote."""
+    if isinstance(v, bool):
+        return "B(true)" if v else "B(false)"
+    if isinstance(v, int):
+        return f"I({v})"
+    if isinstance(v, float):
+        return "F(%g)" % v
+    if isinstance(v, DateTime):
+        return f"D({v})"
+    if isinstance(v, str):
+        return f"S({v})"
+    if isinstance(v, list):
+        return "[" + ";".join(_rpc_string(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ";".join(f"{k}:{_rpc_string(x)}" for k, x in v.items()) + "}"
+    if v is None:
+        return "N"
+    return f"B64({v})"
+
+
+# what OCaml's Int64.of_string / float_of_string accept
+_OCAML_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F][0-9a-fA-F_]*|0[oO][0-7][0-7_]*|0[bB][01][01_]*|[0-9][0-9_]*)")
+_OCAML_FLOAT = re.compile(r"[-+]?([0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9][0-9_]*)?|nan|inf|infinity)", re.I)
+
+
+def _int64(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _Unmarshal(f"Expected int64, got '{_rpc_string(value)}'")
+    if isinstance(value, str):
+        if not _OCAML_INT.fullmatch(value):
+            raise _Unmarshal("Int64.of_string")
+        value = int(value.replace("_", ""), 0) if value.lstrip("+-")[:2].lower() in ("0x", "0o", "0b") \
+            else int(value.replace("_", ""))
+    if not -(1 << 63) <= value < (1 << 63):
+        raise _Unmarshal("Int64.of_string")
     return value
+
+
+def unmarshal(type_: str, value):
+    """One argument as xapi's generated server reads it: int64 from an int or a decimal string,
+    enums in any case (bond_mode excepted: xapi overrides it and wants the exact spelling),
+    bool only from a boolean, strings and refs only from strings."""
+    if type_ == "int":
+        return _int64(value)
+    if type_ == "float":
+        if isinstance(value, float):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            if not _OCAML_FLOAT.fullmatch(value):
+                raise _Unmarshal("float_of_string")
+            return float(value.replace("_", ""))
+        raise _Unmarshal(f"Expected float, got '{_rpc_string(value)}'")
+    if type_ == "bool":
+        if isinstance(value, bool):
+            return value
+        raise _Unmarshal(f"Expected bool, got '{_rpc_string(value)}'")
+    if type_ == "string" or type_.endswith(" ref"):
+        if isinstance(value, str):
+            return str(value)
+        raise _Unmarshal(f"Expected string, got '{_rpc_string(value)}'")
+    if type_ == "datetime":
+        if isinstance(value, str):
+            return DateTime(value)
+        raise _Unmarshal(f"Expected DateTime, got '{_rpc_string(value)}'")
+    if type_ == "enum bond_mode":
+        if value in ENUMS["bond_mode"]:
+            return value
+        raise _Unmarshal("Unmarshalling error in bond-mode")
+    if type_.startswith("enum "):
+        canonical = _enum_lookup(type_[5:])
+        if isinstance(value, str) and value.lower() in canonical:
+            return canonical[value.lower()]
+        raise _Unmarshal("Unknown tag/contents")
+    if type_.endswith(" set"):
+        if not isinstance(value, list):
+            raise _Unmarshal(f"Expecting Rpc.Enum, but found '{_rpc_string(value)}'")
+        element = type_[:-4]
+        return [unmarshal(element, v) for v in value]
+    if type_.endswith(" map"):
+        if not isinstance(value, dict):
+            raise _Unmarshal(f"Expecting Rpc.Dict, but found '{_rpc_string(value)}'")
+        key_t, value_t = type_[1:].split(") map")[0].split(" -> ", 1)
+        return {unmarshal(key_t, k): unmarshal(value_t, v) for k, v in value.items()}
+    if type_.endswith(" record"):
+        if not isinstance(value, dict):
+            raise _Unmarshal(f"Expecting Rpc.Dict, but found '{_rpc_string(value)}'")
+        return value
+    return value
+
+
+_enum_tables: dict[str, dict[str, str]] = {}
+
+
+def _enum_lookup(enum: str) -> dict[str, str]:
+    table = _enum_tables.get(enum)
+    if table is None:
+        table = _enum_tables[enum] = {v.lower(): v for v in ENUMS[enum]}
+    return table
+
+
+# -- the call log ----------------------------------------------------------------------
+def _is_secret_name(name: str) -> bool:
+    name = str(name).lower()
+    return "password" in name or "pwd" in name or "secret" in name
 
 
 def scrub(message: Message, args: list) -> list:
@@ -114,7 +211,7 @@ def scrub(message: Message, args: list) -> list:
     for (type_, name), value in zip(params, args):
         if name == "session_id":
             continue
-        if "password" in name or name == "pwd" or (message.cls == "secret" and name in ("value", "args")):
+        if _is_secret_name(name) or (message.cls == "secret" and name in ("value", "args")):
             out.append(SCRUBBED)
         else:
             out.append(_scrub_value(value, secret_record=message.cls == "secret"))
@@ -123,47 +220,74 @@ def scrub(message: Message, args: list) -> list:
 
 def _scrub_value(value, secret_record=False):
     if isinstance(value, dict):
-        return {k: SCRUBBED if ("password" in str(k).lower() or (secret_record and k == "value")) else _scrub_value(v)
+        return {k: SCRUBBED if (_is_secret_name(k) or (secret_record and k == "value")) else _scrub_value(v)
                 for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub_value(v) for v in value]
     return value
 
 
+# -- dispatch --------------------------------------------------------------------------
+def _check_session(machine: "Machine", ref) -> dict:
+    """Session_check.check: a member refuses every session; an unknown ref is invalid."""
+    ref = unmarshal("session ref", ref)
+    if not machine.is_master:
+        raise XapiError("HOST_IS_SLAVE", machine.master_address)
+    session = machine.db.tables["session"].get(ref)
+    if session is None:
+        raise XapiError("SESSION_INVALID", ref)
+    return session
+
+
+def _check_count(msg: Message, name: str, args: list) -> list:
+    """MESSAGE_PARAMETER_COUNT_MISMATCH [name; expected; received], counting neither the
+    session nor parameters with defaults, as xapi's pattern match does.  A message with
+    defaults takes any number of extra arguments and ignores those beyond its parameters."""
+    given = len(args) - (1 if msg.session else 0)
+    required = len(msg.params) - msg.defaults
+    if given < required or (msg.defaults == 0 and given > required):
+        raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", name, required, given)
+    return args[:len(msg.params) + (1 if msg.session else 0)]
+
+
 async def dispatch(world: "World", machine: "Machine", method: str, args: list) -> tuple[object, list | None]:
     """Serves one call; returns (value, None) or (None, error description)."""
     started = time.monotonic()
-    msg, is_async = resolve(method)
+    name, msg, is_async = resolve(method)
     entry = {"seq": 0, "time": time.time(), "host": machine.name, "method": method, "args": [],
              "originator": "", "kind": msg.kind if msg else "write", "status": "ok", "error": None, "duration": 0.0}
     try:
         if msg is None:
-            raise XapiError("MESSAGE_METHOD_UNKNOWN", method)
+            # xapi tries an unknown name as a host extension, after checking the session
+            if args:
+                _check_session(machine, args[0])
+            raise XapiError("MESSAGE_METHOD_UNKNOWN", name)
         entry["args"] = scrub(msg, args)
         delay = world.call_latency(machine, msg.wire_name)
         if delay:
             await asyncio.sleep(delay)
         world.faults.before_call(machine, msg.wire_name)
-        expected = len(msg.params) + (1 if msg.session else 0)
-        if not expected - msg.defaults <= len(args) <= expected:
-            raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", msg.wire_name, expected, len(args))
+        args = _check_count(msg, name, args)
+        params = ([("session ref", "session_id")] if msg.session else []) + msg.params
+        decoded = [unmarshal(t, v) for (t, _), v in zip(params, args)]
         call = Call(world, machine, machine.db, msg)
         if msg.session:
-            if not machine.is_master:
-                raise XapiError("HOST_IS_SLAVE", machine.master_address)
-            session = machine.db.tables["session"].get(args[0]) if isinstance(args[0], str) else None
-            if session is None:
-                raise XapiError("SESSION_INVALID", args[0])
-            call.session, call.originator = args[0], session["originator"]
-            world.touch_session(machine.db, args[0])
-            args = args[1:]
-        entry["originator"] = call.originator or (args[3] if msg.wire_name == "session.login_with_password" and len(args) > 3 else "")
-        decoded = [_decode(t, v, msg.wire_name) for (t, _), v in zip(msg.params, args)]
+            session = _check_session(machine, decoded[0])
+            call.session, call.originator = decoded[0], session["originator"]
+            world.touch_session(machine.db, decoded[0])
+            decoded = decoded[1:]
+        elif msg.wire_name == "session.login_with_password" and len(decoded) > 3:
+            entry["originator"] = decoded[3]
+        entry["originator"] = entry["originator"] or call.originator
         if is_async:
-            value = start_task(call, decoded)
-        else:
-            value = await msg.handler(call, *decoded)
-        return value, None
+            if not msg.has_async:
+                # Server_helpers.do_dispatch answers with an API fault, not an error code
+                raise XapiError(API_FAULT, f"No async mode for this operation (rpc: {name})")
+            return start_task(call, method, decoded), None
+        return await msg.handler(call, *decoded), None
+    except _Unmarshal as e:
+        entry["status"], entry["error"] = "error", e.error.description
+        return None, e.error.description
     except XapiError as e:
         entry["status"], entry["error"] = "error", e.description
         return None, e.description
@@ -172,35 +296,44 @@ async def dispatch(world: "World", machine: "Machine", method: str, args: list) 
         world.log_call(entry)
 
 
-def start_task(call: Call, args: list) -> str:
-    """An Async call: a pending task now, the operation in the background."""
-    db = call.db
-    now = DateTime.at(call.world.now())
-    task = db.create("task", name_label=f"Async.{call.message.wire_name}", status="pending",
-                     created=now, resident_on=call.machine.host_ref,
-                     allowed_operations=["cancel"])
-    call.task = task
+def record_session_task(call: Call, task: str) -> None:
+    """The session's tasks: a session with a pending task survives the session limits."""
     call.world.session_tasks.setdefault(call.session, set()).add(task)
+
+
+def start_task(call: Call, label: str, args: list) -> str:
+    """An Async call: a pending task now (named after the call as sent, as xapi labels it),
+    the operation in the background, the task completed as TaskHelper completes it."""
+    db, world = call.db, call.world
+    task = db.create("task", name_label=label, status="pending", created=DateTime.at(world.now()),
+                     resident_on=call.machine.host_ref, type="<none/>", backtrace="()")
+    call.task = task
+    record_session_task(call, task)
+
+    def finish(**fields) -> None:
+        # a task someone else already completed (or destroyed) keeps its state
+        if db.exists("task", task) and db.get("task", task)["status"] == "pending":
+            db.set("task", task, progress=1.0, finished=DateTime.at(world.now()), allowed_operations=[], **fields)
+        if db.exists("task", task) and "destroy" in db.get("task", task)["current_operations"].values():
+            db.delete("task", task)   # task.destroy was asked while it ran
 
     async def run():
         try:
             value = await call.message.handler(call, *args)
         except XapiError as e:
-            if db.exists("task", task):
-                status = "cancelled" if e.code == "TASK_CANCELLED" else "failure"
-                db.set("task", task, status=status, error_info=e.description, progress=1.0,
-                       finished=DateTime.at(call.world.now()), allowed_operations=[], current_operations={})
+            if e.code == "TASK_CANCELLED":
+                finish(status="cancelled")   # xapi's TaskHelper.cancel leaves error_info empty
+            else:
+                finish(status="failure", error_info=e.description)
+        except asyncio.CancelledError:
+            raise
         except Exception as e:  # a simulator bug must still end the task, as xapi would
-            if db.exists("task", task):
-                db.set("task", task, status="failure", error_info=["INTERNAL_ERROR", repr(e)], progress=1.0,
-                       finished=DateTime.at(call.world.now()), allowed_operations=[], current_operations={})
+            finish(status="failure", error_info=["INTERNAL_ERROR", repr(e)])
             raise
         else:
-            if db.exists("task", task):
-                db.set("task", task, status="success", result=xml_value("" if value is None else value),
-                       progress=1.0, finished=DateTime.at(call.world.now()), allowed_operations=[], current_operations={})
+            finish(status="success", result=xml_value("" if value is None else value))
 
-    call.world.spawn(run())
+    world.spawn(run())
     return task
 
 

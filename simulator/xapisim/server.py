@@ -10,7 +10,7 @@ from .dispatch import dispatch
 from .wire import WireError, jsonrpc_response, parse_jsonrpc, parse_xmlrpc, xmlrpc_response
 from .world import Machine, World
 
-_CORS = {"Access-Control-Allow-Origin": "*"}
+_CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "X-Requested-With"}
 _BAD_REQUEST = "<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again.</body></html>"
 
 
@@ -29,6 +29,8 @@ class Listener:
         app.router.add_post("/RPC2", self._xmlrpc)
         app.router.add_post("/jsonrpc", self._jsonrpc)
         app.router.add_post("/json", self._jsonrpc)
+        for path in ("/", "/RPC2", "/jsonrpc", "/json"):
+            app.router.add_route("OPTIONS", path, self._options)   # browsers' CORS preflight
         return app
 
     async def start(self) -> int:
@@ -58,6 +60,9 @@ class Listener:
             request.transport.close()
             raise asyncio.CancelledError
         return await dispatch(self.world, self.machine, method, args)
+
+    async def _options(self, request: web.Request) -> web.Response:
+        return web.Response(status=200, headers={**_CORS, "Allow": "OPTIONS, POST"})
 
     async def _xmlrpc(self, request: web.Request) -> web.Response:
         try:

@@ -1,13 +1,14 @@
-"""XML-RPC and JSON-RPC encodings exactly as xapi writes them.
+"""XML-RPC and JSON-RPC encodings exactly as xapi writes them (mirage/ocaml-rpc).
 
-XML-RPC: 64-bit ints are untyped `<value>123</value>` (clients see strings), results are
-wrapped in `{Status, Value}` / `{Status, ErrorDescription}` structs.  JSON-RPC 1.0 and 2.0 as in
-ocaml-rpc.  The encoder is hand-written because `xmlrpc.client.dumps` types ints and is too slow
-for `VM.get_all_records` of a 2,000-VM pool.
+XML-RPC: 64-bit ints are untyped `<value>123</value>` (clients see strings), strings are untyped
+too, results are wrapped in `{Status, Value}` / `{Status, ErrorDescription}` structs.  JSON-RPC 1.0
+and 2.0 as ocaml-rpc parses and writes them.  The encoder is hand-written because
+`xmlrpc.client.dumps` types ints and is too slow for `VM.get_all_records` of a 2,000-VM pool.
 """
 from __future__ import annotations
 
 import json
+import re
 import xmlrpc.client
 
 from .model import DateTime
@@ -21,14 +22,14 @@ class WireError(Exception):
     """The request body is not a valid call."""
 
 
+# ocaml-rpc escapes & < > " and drops control characters other than tab, LF and CR.
+_NEEDS_ESCAPE = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f]')
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                          **{chr(c): None for c in range(0x20) if c not in (0x09, 0x0a, 0x0d)}})
+
+
 def _escape(s: str) -> str:
-    if "&" in s:
-        s = s.replace("&", "&amp;")
-    if "<" in s:
-        s = s.replace("<", "&lt;")
-    if ">" in s:
-        s = s.replace(">", "&gt;")
-    return s
+    return s.translate(_ESCAPES) if _NEEDS_ESCAPE.search(s) else s
 
 
 def _xml(v, out: list) -> None:
@@ -38,6 +39,8 @@ def _xml(v, out: list) -> None:
     elif t is dict:
         out.append("<value><struct>")
         for k, x in v.items():
+            # xapi writes member names unescaped; escaping keeps the XML well formed for keys
+            # that xapi itself would break on
             out.append("<member><name>" + _escape(str(k)) + "</name>")
             _xml(x, out)
             out.append("</member>")
@@ -56,9 +59,9 @@ def _xml(v, out: list) -> None:
     elif t is I4:
         out.append("<value><i4>%d</i4></value>" % v)
     elif t is float:
-        out.append("<value><double>" + repr(v) + "</double></value>")
+        out.append("<value><double>%.16g</double></value>" % v)
     elif v is None:
-        out.append("<value></value>")
+        out.append("<value><nil/></value>")
     else:
         raise TypeError(f"cannot encode {t.__name__}")
 
@@ -71,10 +74,11 @@ def xml_value(v) -> str:
 
 
 def xmlrpc_response(value=None, error: list | None = None) -> bytes:
+    """A methodResponse; a void result (None) is the empty string, as xapi sends it."""
     body = {"Status": "Failure", "ErrorDescription": error} if error else {"Status": "Success", "Value": "" if value is None else value}
-    out = ["<?xml version='1.0'?>\n<methodResponse><params><param>"]
+    out = ['<?xml version="1.0"?><methodResponse><params><param>']
     _xml(body, out)
-    out.append("</param></params></methodResponse>\n")
+    out.append("</param></params></methodResponse>")
     return "".join(out).encode()
 
 
@@ -99,18 +103,32 @@ def parse_xmlrpc(body: bytes) -> tuple[str, list]:
 
 
 def parse_jsonrpc(body: bytes) -> tuple[str, list, object, bool]:
-    """Returns method, params, id, and whether the request is JSON-RPC 2.0."""
+    """Returns method, params, id, and whether the request is JSON-RPC 2.0.  As ocaml-rpc: a
+    1.0 request needs a `params` list; a 2.0 request may omit params or pass one object; the id
+    must be a number or a string in both."""
     try:
         req = json.loads(body)
-        method, params = req["method"], req.get("params", [])
-    except Exception as e:
+    except ValueError as e:
         raise WireError(str(e)) from None
-    if not isinstance(method, str) or not isinstance(params, list):
-        raise WireError("method must be a string and params a list")
+    if not isinstance(req, dict):
+        raise WireError("Invalid request body")
+    method = req.get("method")
+    if not isinstance(method, str):
+        raise WireError("Invalid field 'method' in request body")
+    if "jsonrpc" in req and req["jsonrpc"] != "2.0":
+        raise WireError("Invalid field 'jsonrpc' in request body")
     v2 = req.get("jsonrpc") == "2.0"
-    if "id" not in req or (req["id"] is None and not v2):
-        raise WireError("JSON-RPC requests need a non-null id")
-    return method, params, req["id"], v2
+    params = req.get("params")
+    if v2 and params is None:
+        params = []
+    elif v2 and isinstance(params, dict):
+        params = [params]
+    if not isinstance(params, list):
+        raise WireError("Invalid field 'params' in request body")
+    req_id = req.get("id")
+    if isinstance(req_id, bool) or not isinstance(req_id, (int, str)):
+        raise WireError("Invalid field 'id' in request body")
+    return method, params, req_id, v2
 
 
 def jsonrpc_response(req_id, v2: bool, value=None, error: list | None = None) -> bytes:

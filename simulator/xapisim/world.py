@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import calendar
 import time
 from dataclasses import dataclass, field
 
@@ -186,9 +187,11 @@ class World:
 
     # -- sessions and the call log -----------------------------------------------------
     def touch_session(self, db: Database, ref: str) -> None:
-        # xapi refreshes last_active at most every 600 s; without an event per call
+        """A call on a session: xapi refreshes its `last_active` only once it is 600 s old
+        (scaled here); the exact time of the last call breaks ties between sessions."""
         now = self.now()
-        if now - self.session_active.get(ref, 0) > 600 * self.time_scale:
+        last_active = calendar.timegm(time.strptime(db.get("session", ref)["last_active"], "%Y%m%dT%H:%M:%SZ"))
+        if now - last_active > 600 * self.time_scale:
             db.set("session", ref, last_active=DateTime.at(now))
         self.session_active[ref] = now
 

@@ -9,6 +9,8 @@ from . import Message, register
 _NO_GET_ALL = {"session"}
 _NO_NAME_LOOKUP = {"pool"}
 _NO_FIELD_MESSAGES = {"message"}   # message has only explicit get_record/get_all*/get_by_uuid
+# An empty map key: the database raises Db_exn.Empty_key_in_map, which reaches the client as is.
+EMPTY_KEY = "Db_exn.Empty_key_in_map"
 
 
 def _message(cls, name, params, result, handler, kind):
@@ -64,6 +66,8 @@ def _make_field(cls, ref_t, f) -> None:
 
     async def setter(call, self, value):
         call.db.get(cls, self)
+        if f.type.endswith(" map") and "" in value:
+            raise XapiError("INTERNAL_ERROR", EMPTY_KEY)
         call.db.set(cls, self, **{name: value})
 
     _message(cls, f"set_{name}", [(ref_t, "self"), (f.type, "value")], "void", setter, "write")
@@ -72,7 +76,10 @@ def _make_field(cls, ref_t, f) -> None:
 
         async def add_to(call, self, key, value):
             current = call.db.get(cls, self)[name]
+            if key == "":
+                raise XapiError("INTERNAL_ERROR", EMPTY_KEY)
             if key in current:
+                # the master's database adds to maps non-idempotently: even the same value fails
                 raise XapiError("MAP_DUPLICATE_KEY", cls, name, self, key)
             call.db.set(cls, self, **{name: {**current, key: value}})
 
@@ -88,7 +95,7 @@ def _make_field(cls, ref_t, f) -> None:
         async def add(call, self, value):
             current = call.db.get(cls, self)[name]
             if value not in current:
-                call.db.set(cls, self, **{name: [*current, value]})
+                call.db.set(cls, self, **{name: [value, *current]})   # xapi prepends
 
         async def remove(call, self, value):
             current = call.db.get(cls, self)[name]

@@ -1,4 +1,4 @@
-"""Sessions: login with XAPI's delays, limits per originator, HOST_IS_SLAVE on members."""
+"""Sessions: login with XAPI's delays, session limits per group, HOST_IS_SLAVE on members."""
 from __future__ import annotations
 
 from ..dispatch import api
@@ -7,7 +7,10 @@ from ..model import DateTime
 
 
 def _group(record: dict) -> tuple[str, str]:
-    if record["auth_user_name"] != "root":
+    """The session GC's groups (db_gc_util.ml timeout_sessions): root (or no user name) with an
+    originator, per originator; other user names, per user; root without originator, external."""
+    root = record["auth_user_name"] in ("", "root")
+    if not root:
         return "per_user", record["auth_user_name"]
     if record["originator"]:
         return "per_originator", record["originator"]
@@ -21,6 +24,7 @@ async def login_with_password(call, uname, pwd, version="1.1", originator=""):
     if not machine.is_master:
         raise XapiError("HOST_IS_SLAVE", machine.master_address)
     if uname != machine.username or pwd != machine.password:
+        # xapi sleeps before answering, against password guessing
         await world.sleep("auth_failure_delay")
         raise XapiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
     db = call.db
@@ -29,16 +33,23 @@ async def login_with_password(call, uname, pwd, version="1.1", originator=""):
                     is_local_superuser=True, originator=originator, auth_user_name=uname,
                     validation_time=DateTime.at(now))
     world.session_active[ref] = now
-    _evict(world, db, _group(db.get("session", ref)))
+    enforce_session_limit(world, db, _group(db.get("session", ref)))
     return ref
 
 
-def _evict(world, db, group) -> None:
-    """Over its group's limit, the least recently active sessions go, as xapi's GC does."""
-    members = [ref for ref, rec in db.all("session").items() if _group(rec) == group]
+def enforce_session_limit(world, db, group) -> None:
+    """Over its group's limit, the sessions with the oldest `last_active` go, as xapi's session
+    GC does; sessions with a pending task are kept.  xapi runs that GC every 30 s; the simulator
+    applies it at each login, so a test sees the eviction at once.  `last_active` is refreshed
+    at most every 600 s (scaled), so ties are broken by the last call actually made."""
+    def pending(ref):
+        return any(db.exists("task", t) and db.get("task", t)["status"] == "pending"
+                   for t in world.session_tasks.get(ref, ()))
+
+    members = [ref for ref, rec in db.all("session").items() if _group(rec) == group and not pending(ref)]
     excess = len(members) - world.session_limits[group[0]]
     if excess > 0:
-        members.sort(key=lambda r: world.session_active.get(r, 0))
+        members.sort(key=lambda r: (db.get("session", r)["last_active"], world.session_active.get(r, 0)))
         for ref in members[:excess]:
             destroy_session(world, db, ref)
 
