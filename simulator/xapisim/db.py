@@ -34,6 +34,11 @@ RELATIONS = [
 ]
 
 
+# class -> (names of its int fields, names of its float fields)
+_NUMBER_FIELDS = {cls: ({n for n, f in spec.items() if f.type == "int"}, {n for n, f in spec.items() if f.type == "float"})
+                  for cls, spec in CLASSES.items()}
+
+
 def new_ref() -> str:
     return f"OpaqueRef:{uuidlib.uuid4()}"
 
@@ -98,6 +103,7 @@ class Database:
         unknown = set(fields) - set(spec)
         if unknown:
             raise KeyError(f"{cls} has no fields {sorted(unknown)}")
+        self._coerce(cls, fields)
         record.update(fields)
         if "uuid" in spec and not record["uuid"]:
             record["uuid"] = new_uuid()
@@ -111,6 +117,7 @@ class Database:
 
     def set(self, cls: str, ref: str, /, **fields) -> None:
         record = self.get(cls, ref)
+        self._coerce(cls, fields)
         for rf, sc, sf in self._relations_by_class.get(cls, ()):
             if rf in fields and fields[rf] != record[rf]:
                 self._unlink(sc, sf, record[rf], ref)
@@ -131,6 +138,16 @@ class Database:
         self.generation += 1
         self._deleted.append((self.generation, self._created.pop(key, 0), cls, ref))
         self._wake()
+
+    def _coerce(self, cls: str, fields: dict) -> None:
+        """Numbers as their field's type, whatever arithmetic made them: an `int` field holding
+        a float would go on the wire as a <double>."""
+        ints, floats = _NUMBER_FIELDS[cls]
+        for name, value in fields.items():
+            if name in ints and type(value) is float and value.is_integer():
+                fields[name] = int(value)
+            elif name in floats and type(value) is int:
+                fields[name] = float(value)
 
     def _link(self, sc: str, sf: str, owner: str, ref: str) -> None:
         if owner != NULL_REF and owner in self.tables[sc]:
