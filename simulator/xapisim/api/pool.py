@@ -60,6 +60,7 @@ async def pool_operation(call: Call, db: Database, op: str):
     `op` in pool.current_operations while the body runs."""
     world = call.world
     deadline = time.monotonic() + RETRY_LIMIT * world.time_scale
+    call.set_cancellable()   # Helpers.retry marks the task cancellable
     while True:
         call.check_cancelled()
         refusal = operation_refusal(db, op)
