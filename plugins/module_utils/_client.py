@@ -196,9 +196,15 @@ def _reason(exc):
 
 
 class _TimeoutMixin(object):
-    """Sets a socket timeout on every connection, also on one kept alive from an earlier request."""
+    """Sets a socket timeout on every connection, also on one kept alive from an earlier request.
+
+    xmlrpc.client sends a request a second time when a kept-alive connection turns out to be closed.
+    That is harmless for a read but not for a write that may have reached XAPI before the reset, so
+    XapiClient sends writes on a fresh connection with `resend_on_reset` off.
+    """
 
     timeout = None
+    resend_on_reset = True
 
     def make_connection(self, host):
         connection = super().make_connection(host)
@@ -206,6 +212,11 @@ class _TimeoutMixin(object):
         if connection.sock is not None:
             connection.sock.settimeout(self.timeout)
         return connection
+
+    def request(self, host, handler, request_body, verbose=False):
+        if self.resend_on_reset:
+            return super().request(host, handler, request_body, verbose)
+        return self.single_request(host, handler, request_body, verbose)
 
 
 class TimeoutTransport(_TimeoutMixin, xmlrpc.client.Transport):
@@ -384,7 +395,7 @@ class XapiClient(object):
         redirected = False
         while True:
             try:
-                return self._invoke(method, args, request_timeout)
+                return self._invoke(method, args, request_timeout, repeatable=retry)
             except XenAPI.Failure as failure:
                 details = list(failure.details)
                 # HOST_IS_SLAVE is raised before anything is done, so even a write can be sent again.
@@ -402,16 +413,20 @@ class XapiClient(object):
             except Exception as exc:  # pylint: disable=broad-except
                 raise self._translate(exc, action) from exc
 
-    def _invoke(self, method, args, request_timeout):
+    def _invoke(self, method, args, request_timeout, repeatable=True):
         transport = self._session.transport
-        if request_timeout is None or transport is None:
+        if transport is None:  # not built by _new_session (unit-test doubles)
             return self._session.xenapi_request(method, tuple(args))
-        saved = transport.timeout
-        transport.timeout = request_timeout
+        saved = transport.timeout, transport.resend_on_reset
+        if request_timeout is not None:
+            transport.timeout = request_timeout
+        if not repeatable:
+            transport.close()  # a fresh connection: a reset then means the write may have been done
+            transport.resend_on_reset = False
         try:
             return self._session.xenapi_request(method, tuple(args))
         finally:
-            transport.timeout = saved
+            transport.timeout, transport.resend_on_reset = saved
 
     def _translate(self, exc, action):
         """Any exception from the SDK or the network -> a XenServerError with one clear sentence."""

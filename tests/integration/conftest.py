@@ -61,6 +61,19 @@ def control(lab, path):
         return json.load(answer)
 
 
+def arm_fault(lab, fault):
+    """POST /faults: the simulator misbehaves once as described (see the simulator's README)."""
+    request = urllib.request.Request(lab.control_url + "/faults", data=json.dumps(fault).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def clear_faults(lab):
+    with urllib.request.urlopen(urllib.request.Request(lab.control_url + "/faults", method="DELETE"), timeout=30):
+        pass
+
+
 def host(lab, name):
     return next(entry for entry in lab.info["hosts"] if entry["name"] == name)
 

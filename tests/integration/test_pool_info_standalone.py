@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime
 import socket
 
-from conftest import connection_vars, host
+import pytest
+
+from conftest import arm_fault, clear_faults, connection_vars, host
 
 MAX_CALLS = 15
 
@@ -24,7 +26,8 @@ def assert_clean(run, lab):
     for entry in lab.info["hosts"]:
         assert entry["password"] not in run.output
     for call in run.calls:
-        assert call["originator"] == "xenserver.pools"
+        # (a call the simulator failed on purpose, with an armed fault, is logged without originator)
+        assert call["originator"] == "xenserver.pools" or call["status"] == "error"
 
 
 def test_standalone_host(standalone_lab, playbook):
@@ -153,4 +156,32 @@ def test_bad_option_is_one_line_without_a_call(standalone_lab, playbook):
     assert run.result["failed"] is True
     assert run.result["msg"] == "hostname 'ftp://127.0.0.11': scheme must be https:// or http://."
     assert run.calls == []
+    assert_clean(run, standalone_lab)
+
+
+@pytest.fixture
+def faults(standalone_lab):
+    yield lambda fault: arm_fault(standalone_lab, fault)
+    clear_faults(standalone_lab)
+
+
+def test_xapi_error_is_one_sentence_and_the_session_is_logged_out(standalone_lab, playbook, faults):
+    faults({"kind": "error", "host": "xs1", "method": "SR.get_all_records", "code": "INTERNAL_ERROR",
+            "params": ["database locked"]})
+    run = playbook(standalone_lab, "pool_info.yml", connection_vars(standalone_lab, "xs1"))
+    assert run.result["failed"] is True
+    assert run.result["msg"] == (
+        "Reading all SR records from %s failed: XAPI returned INTERNAL_ERROR ['database locked']: XAPI hit an "
+        "internal error: database locked; look at /var/log/xensource.log on the pool master."
+        % host(standalone_lab, "xs1")["url"])
+    assert run.methods[-1] == "session.logout"
+    assert_clean(run, standalone_lab)
+
+
+def test_a_dropped_connection_on_a_read_is_retried(standalone_lab, playbook, faults):
+    faults({"kind": "drop_connection", "host": "xs1", "method": "VM.get_all_records", "times": 2})
+    run = playbook(standalone_lab, "pool_info.yml", connection_vars(standalone_lab, "xs1"))
+    assert run.returncode == 0, run.output
+    assert run.result["pool"]["master"] == "xs1"
+    assert run.methods.count("VM.get_all_records") >= 1
     assert_clean(run, standalone_lab)

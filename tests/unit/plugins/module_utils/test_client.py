@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime
+import http.client
 import socket
 import ssl
 import xmlrpc.client
@@ -567,3 +568,37 @@ def test_task_start_failure_is_not_retried(xapi):
 ])
 def test_decode_task_result(raw, decoded):
     assert decode_task_result(raw) == decoded
+
+
+# --- transport: no silent resend of writes ---------------------------------------------------
+
+@pytest.mark.parametrize("resend, attempts", [(True, 2), (False, 1)])
+def test_transport_resends_only_when_allowed(monkeypatch, resend, attempts):
+    transport = _client.TimeoutTransport(10)
+    transport.resend_on_reset = resend
+    sent = []
+
+    def single_request(host, handler, body, verbose=False):
+        sent.append(body)
+        raise http.client.RemoteDisconnected("closed")
+
+    monkeypatch.setattr(transport, "single_request", single_request)
+    with pytest.raises(http.client.RemoteDisconnected):
+        transport.request("192.0.2.1", "/", b"<methodCall/>")
+    assert len(sent) == attempts
+
+
+def test_writes_go_on_a_fresh_connection_without_resend(xapi):
+    endpoint = xapi.add_endpoint(MASTER)
+    seen = {}
+    with make_client() as client:
+        transport = client._session.transport
+        closed = []
+        transport.close = lambda: closed.append(True)
+        endpoint.handlers["host.disable"] = lambda host: seen.setdefault("write", transport.resend_on_reset)
+        endpoint.handlers["host.get_record"] = lambda host: seen.setdefault("read", transport.resend_on_reset)
+        client.write("host.disable", "OpaqueRef:h1")
+        client.read("host.get_record", "OpaqueRef:h1")
+        assert transport.resend_on_reset is True
+    assert seen == {"write": False, "read": True}
+    assert closed == [True]
