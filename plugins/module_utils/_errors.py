@@ -209,6 +209,95 @@ ERROR_EXPLANATIONS = {
         "XAPI hit an internal error: {0}",
         "look at /var/log/xensource.log on the pool master",
     ),
+    # --- host lifecycle: maintenance, power, licensing (issue 7) ---
+    "HOST_DISABLED_UNTIL_REBOOT": (
+        "host {0} is shutting down or rebooting and stays disabled until it has restarted",
+        "wait until the host is back, then retry",
+    ),
+    "HOST_NOT_LIVE": (
+        "the host is not live",
+        "power it on or wait until it is back, then retry",
+    ),
+    "HOST_EVACUATE_VM_NOT_HA_PROTECTED": (
+        "HA is enabled and VM {0} is not protected by HA, so XAPI will not move it",
+        "give the VM an HA restart priority, or shut it down first",
+    ),
+    "VM_REQUIRES_SR": (
+        "VM {0} has a disk on storage repository {1} that the target host cannot reach",
+        "move the disk to shared storage, or shut the VM down first",
+    ),
+    "VM_HAS_PCI_ATTACHED": (
+        "VM {0} uses a PCI passthrough device of its host",
+        "shut the VM down first",
+    ),
+    "VM_HAS_VGPU": (
+        "VM {0} uses a virtual GPU of its host",
+        "shut the VM down first",
+    ),
+    "VM_HAS_SRIOV_VIF": (
+        "VM {0} has an SR-IOV network interface on its host",
+        "shut the VM down first",
+    ),
+    "VM_BAD_POWER_STATE": (
+        "VM {0} is {2} but the operation needs it {1}",
+        "someone changed the VM meanwhile; check its power state and retry",
+    ),
+    "VM_MISSING_PV_DRIVERS": (
+        "VM {0} has no PV drivers (guest tools)",
+        "install the guest tools, or force the operation (hard shutdown)",
+    ),
+    "VM_LACKS_FEATURE": (
+        "VM {0} lacks a feature the operation needs (guest tools)",
+        "install the guest tools in the VM",
+    ),
+    "HOST_CANNOT_ATTACH_NETWORK": (
+        "host {0} cannot attach network {1}",
+        "give the host a PIF on that network",
+    ),
+    "VM_REQUIRES_NETWORK": (
+        "VM {0} needs network {1}, which the target host lacks",
+        "give the target host a PIF on that network",
+    ),
+    "DESIGNATE_NEW_MASTER_IN_PROGRESS": (
+        "the pool is already changing its master",
+        "wait until it has finished, then retry",
+    ),
+    "HA_ABORT_NEW_MASTER": (
+        "the master change was aborted: {0}",
+        "check that every host is live, then retry",
+    ),
+    "XENAPI_MISSING_PLUGIN": (
+        "the pool master has no XAPI plugin named {0}",
+        "install the plugin (for a custom power-on mode: the script in /etc/xapi.d/plugins on the master)",
+    ),
+    "XENAPI_PLUGIN_FAILURE": (
+        "a XAPI plugin failed: {1} {2}",
+        "for a host power-on: check power_on_mode, power_on_config and the BMC password",
+    ),
+    "LICENSE_CHECKOUT_ERROR": (
+        "no license could be checked out: {0}",
+        "check the license server address and port, and that it holds a license for the edition",
+    ),
+    "INVALID_EDITION": (
+        "edition {0} is not an edition of this host",
+        "use one of the host's editions (host.editions, xs_pool_info)",
+    ),
+    "MISSING_CONNECTION_DETAILS": (
+        "the license server is not set",
+        "give license_server (address and port) with the edition",
+    ),
+    "LICENSE_HOST_POOL_MISMATCH": (
+        "the host's license edition differs from the pool's ({0} {1})",
+        "apply the pool's edition to the host first (xenserver.pools.xs_host edition)",
+    ),
+    "V6D_FAILURE": (
+        "the licensing daemon (v6d) failed",
+        "check the licensing service on the host",
+    ),
+    "MAP_DUPLICATE_KEY": (
+        "key {3} is already in {0}.{1}",
+        "this is a bug in the collection: please report it with the XAPI version",
+    ),
 }
 
 UNKNOWN_CODE_HINT = "see the XenServer / XCP-ng documentation for this error code"
