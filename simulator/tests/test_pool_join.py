@@ -390,3 +390,30 @@ def test_async_join_task_succeeds_before_the_restart(start_lab):
     assert joiner.xenapi.task.get_status(task) == "success"
     master = session_on(lab, "master")
     wait_for(master, lambda s: len(s.xenapi.host.get_all()) == 2 and all(s.xenapi.host.get_enabled(h) for h in s.xenapi.host.get_all()))
+
+
+def test_join_copies_bonds_and_vlans_from_the_master(start_lab):
+    """Both on management VLAN 10 (check 19); the master also has a bond and VLAN 20."""
+    lab = start_lab({"name": "net", "host_defaults": {"password": "pw", "management_vlan": 10},
+                     "hosts": [{"name": "master", "address": "127.0.9.1",
+                                "bonds": [{"devices": ["eth1", "eth2"], "mode": "active-backup"}],
+                                "vlans": [{"device": "eth0", "tag": 20}]},
+                               {"name": "joiner", "address": "127.0.9.2"}]})
+    joiner = session_on(lab, "joiner")
+    joiner_uuid = joiner.xenapi.host.get_uuid(joiner.xenapi.host.get_all()[0])
+    joiner.xenapi.pool.join("127.0.9.1", "root", "pw")
+    master = session_on(lab, "master")
+    host = master.xenapi.host.get_by_uuid(joiner_uuid)
+    wait_for(master, lambda s: s.xenapi.host.get_enabled(host))
+
+    def pifs_of(ref):
+        return {(p["device"], int(p["VLAN"])): p for p in
+                (master.xenapi.PIF.get_record(r) for r in master.xenapi.host.get_PIFs(ref))}
+    mine, theirs = pifs_of(host), pifs_of(master.xenapi.pool.get_master(master.xenapi.pool.get_all()[0]))
+    assert mine[("eth0", 10)]["management"] is True          # the management VLAN came with the host
+    assert mine[("eth0", 10)]["VLAN_master_of"] != "OpaqueRef:NULL"
+    assert mine[("eth0", 20)]["network"] == theirs[("eth0", 20)]["network"]
+    assert mine[("bond0", -1)]["network"] == theirs[("bond0", -1)]["network"]
+    bond = master.xenapi.Bond.get_record(mine[("bond0", -1)]["bond_master_of"][0])
+    assert bond["mode"] == "active-backup"
+    assert sorted(master.xenapi.PIF.get_device(p) for p in bond["slaves"]) == ["eth1", "eth2"]

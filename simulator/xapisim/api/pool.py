@@ -289,10 +289,12 @@ async def restart_as_slave(world: World, joiner: Machine, db: Database, host: st
         await joiner.listener.stop()
     membership.become_slave(world, joiner, db, host, master_address)
     await world.sleep("api_restart")
+    if not joiner.powered:
+        return   # switched off while it restarted
     if joiner.listener:
         await joiner.listener.start()
     if not db.exists("host", host):
-        return
+        return   # the master forgot it meanwhile (host.destroy): Pool.hello is refused
     membership.slave_hello(world, joiner)
     if db.get("host", host)["PBDs"] or any(sr["shared"] for sr in db.all("SR").values()):
         await world.sleep("pbd_plug")
