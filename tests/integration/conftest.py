@@ -18,12 +18,13 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from xapisim import Lab
+
+from lab_helpers import control
 
 REPO = Path(__file__).resolve().parents[2]
 LABS = REPO / "simulator" / "labs"
@@ -54,35 +55,6 @@ def pool_lab(tmp_path_factory):
 def big_lab(tmp_path_factory):
     with _start("big-pool.yml", tmp_path_factory) as lab:
         yield lab
-
-
-def control(lab, path):
-    with urllib.request.urlopen(lab.control_url + path, timeout=30) as answer:
-        return json.load(answer)
-
-
-def arm_fault(lab, fault):
-    """POST /faults: the simulator misbehaves once as described (see the simulator's README)."""
-    request = urllib.request.Request(lab.control_url + "/faults", data=json.dumps(fault).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.load(answer)
-
-
-def clear_faults(lab):
-    with urllib.request.urlopen(urllib.request.Request(lab.control_url + "/faults", method="DELETE"), timeout=30):
-        pass
-
-
-def host(lab, name):
-    return next(entry for entry in lab.info["hosts"] if entry["name"] == name)
-
-
-def connection_vars(lab, name):
-    """Extra vars for tests/integration/playbooks/pool_info.yml: log in to host `name` of the lab."""
-    entry = host(lab, name)
-    return {"xs_hostname": entry["url"], "xs_username": entry["username"], "xs_password": entry["password"],
-            "xs_ca_path": lab.info["ca_bundle"]}
 
 
 class PlaybookRun(object):

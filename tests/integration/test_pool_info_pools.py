@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from conftest import connection_vars, host
+from lab_helpers import connection_vars, host
 
 MAX_CALLS = 15
 

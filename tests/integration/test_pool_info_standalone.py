@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from conftest import arm_fault, clear_faults, connection_vars, host
+from lab_helpers import arm_fault, clear_faults, connection_vars, host
 
 MAX_CALLS = 15
 
