@@ -298,6 +298,148 @@ ERROR_EXPLANATIONS = {
         "key {3} is already in {0}.{1}",
         "this is a bug in the collection: please report it with the XAPI version",
     ),
+    # pool.join / join_force (issue 5): raised on the joining host, BEHAVIOUR.md 1.2
+    "JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS": (
+        "the joining host has shared storage configured",
+        "detach its shared SRs (PBD.unplug, SR.forget) before the join",
+    ),
+    "JOINING_HOST_CANNOT_HAVE_RUNNING_VMS": (
+        "the joining host has running VMs",
+        "shut its VMs down before the join",
+    ),
+    "JOINING_HOST_CANNOT_HAVE_VMS_WITH_CURRENT_OPERATIONS": (
+        "operations are in progress on VMs of the joining host",
+        "wait until they have finished, then retry",
+    ),
+    "JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS": (
+        "the joining host is the master of other hosts",
+        "eject the other hosts from its pool first",
+    ),
+    "JOINING_HOST_CONNECTION_FAILED": (
+        "the joining host could not connect to the pool master",
+        "check that the host reaches the master's address on port 443 (set master_address if it uses another one)",
+    ),
+    "JOINING_HOST_SERVICE_FAILED": (
+        "the pool master's API refused the joining host's connection",
+        "check that the master's API runs and answers on the address given to the join",
+    ),
+    "HOSTS_NOT_COMPATIBLE": (
+        "the hosts run different products or platform versions",
+        "install the pool's release on the joining host",
+    ),
+    "HOSTS_NOT_HOMOGENEOUS": (
+        "the hosts are not homogeneous: {0}",
+        "bring the joining host to the pool's software and updates; CPU differences need force: true",
+    ),
+    "POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION": (
+        "the joining host speaks API {0}, the pool master {1}",
+        "install the same release on both",
+    ),
+    "POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA": (
+        "the joining host has database schema {0}, the pool master {1}",
+        "install the same release on both",
+    ),
+    "POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH": (
+        "the joining host's management interface is on VLAN {0}, the pool's on VLAN {1} (-1: untagged)",
+        "put the host's management interface on the pool's management VLAN",
+    ),
+    "POOL_JOINING_HOST_HAS_BONDS": (
+        "the joining host has bonds",
+        "remove them before the join; the pool's bonds are re-created on it afterwards",
+    ),
+    "POOL_JOINING_HOST_HAS_TUNNELS": (
+        "the joining host has tunnels",
+        "remove them before the join",
+    ),
+    "POOL_JOINING_HOST_HAS_NETWORK_SRIOVS": (
+        "the joining host has SR-IOV networks",
+        "remove them before the join",
+    ),
+    "POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS": (
+        "the joining host has VLANs besides its management interface",
+        "remove them before the join; the pool's VLANs are re-created on it afterwards",
+    ),
+    "POOL_JOINING_HOST_MUST_HAVE_ONLY_ONE_IP_ON_CLUSTERING_NETWORK": (
+        "the joining host needs exactly one IP address on the pool's clustering network",
+        "configure one IP on that network before the join",
+    ),
+    "POOL_JOINING_POOL_CANNOT_ENABLE_CLUSTERING_ON_VLAN_NETWORK": (
+        "the pool's clustering network is VLAN {0}, which is not the management network",
+        "cluster over the management network or an untagged network",
+    ),
+    "POOL_JOINING_EXTERNAL_AUTH_MISMATCH": (
+        "external authentication (AD) differs between the joining host and the pool master",
+        "configure the same external authentication (or none) on the host first",
+    ),
+    "POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH": (
+        "TLS verification is on at one side of the join and off at the other",
+        "enable TLS verification on the side where it is off (xs_pool tls_verification: true)",
+    ),
+    "POOL_JOINING_HOST_CA_CERTIFICATES_CONFLICT": (
+        "CA certificates with the same name differ between the joining host and the pool",
+        "remove or rename the conflicting CA certificates on the host",
+    ),
+    "POOL_JOINING_HOST_TRUSTED_CERTIFICATES_CONFLICT": (
+        "a trusted certificate is installed on both sides for different purposes",
+        "make the trusted certificates agree before the join",
+    ),
+    "POOL_JOINING_SM_FEATURES_INCOMPATIBLE": (
+        "the joining host's storage driver lacks features the pool's has ({0}, {1})",
+        "install the same storage drivers (updates, supplemental packs) as the pool hosts",
+    ),
+    "POOL_JOINING_MASTER_CERTIFICATE_NOT_IN_POOL_BUNDLE": (
+        "the pool master's certificate is missing from the pool's certificate bundle",
+        "refresh the pool's certificates (pool.certificate_sync) and retry",
+    ),
+    "CLUSTERING_ENABLED": (
+        "clustering is enabled",
+        "leave or disable the cluster first",
+    ),
+    "HOST_PENDING_MANDATORY_GUIDANCE_NOT_EMPTY": (
+        "update guidance (for example a reboot) is pending on host {0}",
+        "carry out the pending guidance first",
+    ),
+    "NOT_SUPPORTED_DURING_UPGRADE": (
+        "this is not allowed while the pool is being upgraded or updated",
+        "finish the upgrade or update first",
+    ),
+    "CANNOT_CONTACT_HOST": (
+        "host {0} cannot be contacted",
+        "check that it is up and reachable from the pool master",
+    ),
+    "HOST_HAS_RESIDENT_VMS": (
+        "VMs are resident on host {0}",
+        "shut them down or migrate them first",
+    ),
+    # xs_pool: HA and TLS (issue 5)
+    "CANNOT_CREATE_STATE_FILE": (
+        "no SR can hold the HA state file",
+        "give a shared SR attached on every host as ha.heartbeat_srs",
+    ),
+    "REQUIRED_PIF_IS_UNPLUGGED": (
+        "interfaces marked disallow_unplug are not plugged: {0}",
+        "plug them (PIF.plug) first",
+    ),
+    "SR_OPERATION_NOT_SUPPORTED": (
+        "the SR's driver does not support this operation ({0})",
+        "use an SR of another type",
+    ),
+    "SR_SOURCE_SPACE_INSUFFICIENT": (
+        "SR {0} has not enough free space",
+        "free space on it or choose another SR",
+    ),
+    "HA_ENABLE_IN_PROGRESS": (
+        "HA is being enabled right now",
+        "wait until that has finished",
+    ),
+    "HA_DISABLE_IN_PROGRESS": (
+        "HA is being disabled right now",
+        "wait until that has finished",
+    ),
+    "TLS_VERIFICATION_ENABLE_IN_PROGRESS": (
+        "TLS verification is being enabled right now",
+        "wait until that has finished",
+    ),
 }
 
 UNKNOWN_CODE_HINT = "see the XenServer / XCP-ng documentation for this error code"
