@@ -30,7 +30,10 @@ def control_app(world: World) -> web.Application:
         return _json({"pools": pools, "machines": machines, "simulated_seconds": world.simulated_seconds})
 
     async def calls(request):
-        since = int(request.query.get("since", "0") or 0)
+        try:
+            since = int(request.query.get("since", "0") or 0)
+        except ValueError:
+            return _json({"error": "since: must be an integer, the seq of the last call already seen"}, 400)
         return _json({"calls": [c for c in world.calls if c["seq"] > since]})
 
     async def clear_calls(request):

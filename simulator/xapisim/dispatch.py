@@ -250,18 +250,34 @@ def _check_count(msg: Message, name: str, args: list) -> list:
     return args[:len(msg.params) + (1 if msg.session else 0)]
 
 
-async def dispatch(world: "World", machine: "Machine", method: str, args: list) -> tuple[object, list | None]:
-    """Serves one call; returns (value, None) or (None, error description)."""
+async def dispatch(world: "World", machine: "Machine", method: str, args: list, encode=None):
+    """Serves one call; returns (value, None) or (None, error description), or what
+    `encode(value, error)` makes of them: the server encodes the response here, so that the
+    call log's duration is the whole time the server spent on the call."""
     started = time.monotonic()
-    name, msg, is_async = resolve(method)
     entry = {"seq": 0, "time": time.time(), "host": machine.name, "method": method, "args": [],
-             "originator": "", "kind": msg.kind if msg else "write", "status": "ok", "error": None, "duration": 0.0}
+             "originator": "", "kind": "write", "status": "ok", "error": None, "duration": 0.0}
+    try:
+        value, error = await _serve(world, machine, method, args, entry)
+        if error:
+            entry["status"], entry["error"] = "error", error
+        return encode(value, error) if encode else (value, error)
+    finally:
+        entry["duration"] = round(time.monotonic() - started, 6)
+        world.log_call(entry)
+
+
+async def _serve(world: "World", machine: "Machine", method: str, args: list, entry: dict):
+    name, msg, is_async = resolve(method)
     try:
         if msg is None:
             # xapi tries an unknown name as a host extension, after checking the session
             if args:
                 _check_session(machine, args[0])
             raise XapiError("MESSAGE_METHOD_UNKNOWN", name)
+        # the log names a message canonically, whichever alias the client used
+        entry["method"] = (ASYNC_PREFIX if is_async else "") + msg.wire_name
+        entry["kind"] = msg.kind
         entry["args"] = scrub(msg, args)
         delay = world.call_latency(machine, msg.wire_name)
         if delay:
@@ -286,14 +302,9 @@ async def dispatch(world: "World", machine: "Machine", method: str, args: list) 
             return start_task(call, method, decoded), None
         return await msg.handler(call, *decoded), None
     except _Unmarshal as e:
-        entry["status"], entry["error"] = "error", e.error.description
         return None, e.error.description
     except XapiError as e:
-        entry["status"], entry["error"] = "error", e.description
         return None, e.description
-    finally:
-        entry["duration"] = round(time.monotonic() - started, 6)
-        world.log_call(entry)
 
 
 def record_session_task(call: Call, task: str) -> None:

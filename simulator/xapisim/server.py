@@ -6,7 +6,7 @@ import ssl
 
 from aiohttp import web
 
-from .dispatch import dispatch
+from .dispatch import dispatch, resolve
 from .wire import WireError, jsonrpc_response, parse_jsonrpc, parse_xmlrpc, xmlrpc_response
 from .world import Machine, World
 
@@ -55,11 +55,13 @@ class Listener:
         scheme = "https" if self.ssl else "http"
         return f"{scheme}://{self.machine.address}:{self.port}/"
 
-    async def _call(self, request: web.Request, method: str, args: list):
-        if self.world.faults.drop_connection(self.machine, method) and request.transport is not None:
+    async def _call(self, request: web.Request, method: str, args: list, encode):
+        _, message, _ = resolve(method)
+        wire_name = message.wire_name if message else method
+        if self.world.faults.drop_connection(self.machine, wire_name) and request.transport is not None:
             request.transport.close()
             raise asyncio.CancelledError
-        return await dispatch(self.world, self.machine, method, args)
+        return await dispatch(self.world, self.machine, method, args, encode)
 
     async def _options(self, request: web.Request) -> web.Response:
         return web.Response(status=200, headers={**_CORS, "Allow": "OPTIONS, POST"})
@@ -69,13 +71,13 @@ class Listener:
             method, args = parse_xmlrpc(await request.read())
         except WireError:
             return web.Response(status=500, text=_BAD_REQUEST, content_type="text/html", headers=_CORS)
-        value, error = await self._call(request, method, args)
-        return web.Response(body=xmlrpc_response(value, error), content_type="text/xml", headers=_CORS)
+        body = await self._call(request, method, args, xmlrpc_response)
+        return web.Response(body=body, content_type="text/xml", headers=_CORS)
 
     async def _jsonrpc(self, request: web.Request) -> web.Response:
         try:
             method, args, req_id, v2 = parse_jsonrpc(await request.read())
         except WireError:
             return web.Response(status=500, text=_BAD_REQUEST, content_type="text/html", headers=_CORS)
-        value, error = await self._call(request, method, args)
-        return web.Response(body=jsonrpc_response(req_id, v2, value, error), content_type="application/json", headers=_CORS)
+        body = await self._call(request, method, args, lambda value, error: jsonrpc_response(req_id, v2, value, error))
+        return web.Response(body=body, content_type="application/json", headers=_CORS)

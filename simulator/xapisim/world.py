@@ -80,8 +80,12 @@ class Faults:
             for key in ("seconds", "factor"):
                 if key in fault and not (isinstance(fault[key], (int, float)) and fault[key] >= 0):
                     problems.append(f"{where}.{key}: must be a number >= 0")
-            if "params" in fault and not isinstance(fault["params"], list):
+            if "params" in fault and not (isinstance(fault["params"], list) and all(isinstance(p, str) for p in fault["params"])):
                 problems.append(f"{where}.params: must be a list of strings")
+            for key in ("method", "code"):
+                optional_null = key not in required and fault.get(key) is None
+                if key in fault and not optional_null and not (isinstance(fault[key], str) and fault[key]):
+                    problems.append(f"{where}.{key}: must be a non-empty string")
         if not problems:
             for fault in faults:
                 self.armed.append({"times": 1, **fault} if fault["kind"] in ("error", "drop_connection") else dict(fault))
