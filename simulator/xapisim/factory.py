@@ -182,39 +182,106 @@ def pif_by_device(db: Database, host: str, device: str, physical: bool = True) -
     return None
 
 
-def create_vlan(db: Database, host: str, device: str, tag: int, network_name: str) -> str:
-    tagged = pif_by_device(db, host, device) or pif_by_device(db, host, device, physical=False)
-    network = db.find_one("network", name_label=network_name) or db.create(
-        "network", name_label=network_name, bridge=f"xapi{len(db.all('network'))}", MTU=1500, managed=True)
-    untagged = db.create("PIF", device=device, host=host, network=network, MAC=db.get("PIF", tagged)["MAC"], MTU=1500,
-                         VLAN=tag, physical=False, currently_attached=True, managed=True, ip_configuration_mode="None",
-                         primary_address_type="IPv4")
+VLAN_MAC = "fe:ff:ff:ff:ff:ff"   # what xapi gives a VLAN PIF (xapi_vlan.ml); only physical PIFs get real MACs
+# Bond.create: properties each mode takes, with their defaults (xapi_bond.ml requirements_of_mode)
+BOND_PROPERTIES = {"lacp": {"hashing_algorithm": "tcpudp_ports", "lacp-time": "slow", "lacp-fallback-ab": "true"}}
+
+
+def new_bridge_name(db: Database) -> str:
+    """The first free `xapiN`, as xapi names the bridge of a network it creates."""
+    bridges = {n["bridge"] for n in db.all("network").values()}
+    index = 0
+    while f"xapi{index}" in bridges:
+        index += 1
+    return f"xapi{index}"
+
+
+def _named_network(db: Database, name: str) -> str:
+    return db.find_one("network", name_label=name) or db.create(
+        "network", name_label=name, bridge=new_bridge_name(db), MTU=1500, managed=True)
+
+
+def make_vlan(db: Database, tagged: str, tag: int, network: str) -> str:
+    """The VLAN and its untagged PIF as VLAN.create leaves them (plugged)."""
+    base = db.get("PIF", tagged)
+    untagged = db.create("PIF", device=base["device"], host=base["host"], network=network, MAC=VLAN_MAC,
+                         MTU=base["MTU"], VLAN=tag, metrics=base["metrics"], physical=False, currently_attached=True,
+                         managed=True, ip_configuration_mode="None", primary_address_type=base["primary_address_type"])
     vlan = db.create("VLAN", tagged_PIF=tagged, untagged_PIF=untagged, tag=tag)
     db.set("PIF", untagged, VLAN_master_of=vlan)
     return vlan
 
 
+def create_vlan(db: Database, host: str, device: str, tag: int, network_name: str) -> str:
+    tagged = pif_by_device(db, host, device) or pif_by_device(db, host, device, physical=False)
+    return make_vlan(db, tagged, tag, _named_network(db, network_name))
+
+
+def move_ip_configuration(db: Database, source: str, target: str) -> None:
+    """xapi_bond.ml move_configuration: IPv4 settings go to `target`, `source` is left without."""
+    p = db.get("PIF", source)
+    db.set("PIF", target, ip_configuration_mode=p["ip_configuration_mode"], IP=p["IP"], netmask=p["netmask"],
+           gateway=p["gateway"], DNS=p["DNS"])
+    db.set("PIF", source, ip_configuration_mode="None", IP="", netmask="", gateway="", DNS="")
+
+
+def move_vlans(db: Database, sources: list[str], target: str) -> None:
+    """VLANs on `sources` move onto `target` (a bond's master, or back to its primary member)."""
+    device = db.get("PIF", target)["device"]
+    for ref, vlan in list(db.all("VLAN").items()):
+        if vlan["tagged_PIF"] in sources:
+            db.set("VLAN", ref, tagged_PIF=target)
+            if db.exists("PIF", vlan["untagged_PIF"]):
+                db.set("PIF", vlan["untagged_PIF"], device=device)
+
+
+def make_bond(db: Database, members: list[str], network: str, mac: str = "", mode: str = "balance-slb",
+              properties: dict | None = None) -> str:
+    """A bond as Bond.create leaves it (xapi_bond.ml): a plugged `bondN` master PIF takes the IP
+    configuration of the primary member (the management one, else the first with an IP, else
+    the first), the management flag, VLANs and disallow_unplug; members get bond_slave_of."""
+    pifs = db.all("PIF")
+    host = pifs[members[0]]["host"]
+    management = next((m for m in members if pifs[m]["management"]), None)
+    with_ip = [m for m in members if pifs[m]["ip_configuration_mode"] != "None"]
+    primary = management or (with_ip[0] if with_ip else members[0])
+    p = pifs[primary]
+    taken = {r["device"] for r in pifs.values() if r["host"] == host and r["bond_master_of"]}
+    index = 0
+    while f"bond{index}" in taken:
+        index += 1
+    speed = db.get("PIF_metrics", p["metrics"])["speed"] if db.exists("PIF_metrics", p["metrics"]) else 0
+    master = db.create("PIF", device=f"bond{index}", host=host, network=network, MAC=mac or p["MAC"],
+                       MTU=db.get("network", network)["MTU"], VLAN=-1, physical=False, currently_attached=True,
+                       managed=True, primary_address_type=p["primary_address_type"], properties=dict(p["properties"]),
+                       metrics=db.create("PIF_metrics", carrier=True, speed=speed, duplex=True))
+    up = sum(1 for m in members
+             if db.exists("PIF_metrics", pifs[m]["metrics"]) and db.get("PIF_metrics", pifs[m]["metrics"])["carrier"])
+    bond = db.create("Bond", master=master, mode=mode, primary_slave=primary, links_up=up, auto_update_mac=not mac,
+                     properties={**BOND_PROPERTIES.get(mode, {}), **(properties or {})})
+    for m in members:
+        db.set("PIF", m, bond_slave_of=bond)
+    move_ip_configuration(db, primary, master)
+    if management:
+        db.set("PIF", master, management=True)
+        for m in members:
+            db.set("PIF", m, management=False)
+    move_vlans(db, members, master)
+    if any(pifs[m]["disallow_unplug"] for m in members):
+        db.set("PIF", master, disallow_unplug=True)
+        for m in members:
+            db.set("PIF", m, disallow_unplug=False)
+    return bond
+
+
 def create_bond(db: Database, host: str, devices: list[str], mode: str, network_name: str,
                 network: str | None = None, properties: dict | None = None) -> str:
-    """A bond as Bond.create leaves it: a bondN master PIF that takes the IP configuration and
-    the management flag of the primary member."""
+    """A lab's (or a join's) bond of `devices`; the lab's NIC purpose stays with the bond."""
     members = [pif_by_device(db, host, d) for d in devices]
-    network = network or db.find_one("network", name_label=network_name) or db.create(
-        "network", name_label=network_name, bridge=f"xapi{len(db.all('network'))}", MTU=1500, managed=True)
-    primary = next((m for m in members if db.get("PIF", m)["IP"]), members[0])
-    p = db.get("PIF", primary)
-    index = sum(1 for r in db.all("Bond").values() if db.get("PIF", r["master"])["host"] == host)
-    master = db.create("PIF", device=f"bond{index}", host=host, network=network, MAC=p["MAC"], MTU=1500, VLAN=-1,
-                       physical=False, currently_attached=True, managed=True,
-                       ip_configuration_mode=p["ip_configuration_mode"], IP=p["IP"], netmask=p["netmask"],
-                       gateway=p["gateway"], DNS=p["DNS"], management=p["management"],
-                       disallow_unplug=any(db.get("PIF", m)["disallow_unplug"] for m in members),
-                       other_config=dict(p["other_config"]), primary_address_type="IPv4")
-    bond = db.create("Bond", master=master, mode=mode, primary_slave=primary, links_up=len(members),
-                     properties=properties or ({"hashing_algorithm": "src_mac"} if mode != "active-backup" else {}))
-    for m in members:
-        db.set("PIF", m, bond_slave_of=bond, management=False, ip_configuration_mode="None", IP="", netmask="",
-               gateway="", DNS="", disallow_unplug=False, currently_attached=True)
+    purpose = next((db.get("PIF", m)["other_config"] for m in members if db.get("PIF", m)["other_config"]), {})
+    bond = make_bond(db, members, network or _named_network(db, network_name), "", mode, properties)
+    if purpose:
+        db.set("PIF", db.get("Bond", bond)["master"], other_config=dict(purpose))
     return bond
 
 

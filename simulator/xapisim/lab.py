@@ -17,7 +17,7 @@ from .factory import build_standalone, create_vm, _local_sr
 from .labfile import load
 from .membership import form_pool
 from .server import Listener
-from .storage import plug_pbd
+from .storage import install as install_storage, plug_pbd
 from .tlsca import LabCA
 from .world import Machine, World
 from aiohttp import web
@@ -52,6 +52,7 @@ def build_world(lab: dict) -> World:
             # a pool's default SR must be shared: the master's local SR is no default for a pool
             from .model import NULL_REF
             db.set("pool", pool, default_SR=NULL_REF, suspend_image_SR=NULL_REF, crash_dump_SR=NULL_REF)
+    install_storage(world)
     return world
 
 
