@@ -68,19 +68,21 @@ async def event_from(call, classes, token, timeout):
     if not math.isfinite(timeout) or timeout < 0:
         timeout = LONGEST_WAIT
     deadline = time.monotonic() + timeout
+    scan_from = since   # nothing selected changed up to here: later scans start after it
     while True:
-        events, last = db.changes_since(since, wanted)
+        events, last = db.changes_since(scan_from, wanted)
         remaining = deadline - time.monotonic()
         if events or remaining <= 0:
             break
-        since = last
+        scan_from = db.generation
         await db.wait_for_change(remaining)
         if not db.exists("session", session):
             # a logout or the session GC wakes the waiter with SESSION_INVALID
             raise XapiError("SESSION_INVALID", session)
     return {"events": events,
             "valid_ref_counts": {c.lower(): I4(len(db.tables[c])) for c in COUNTED_CLASSES},
-            "token": _token(last)}
+            # the token moves only over selected changes, as xapi's does
+            "token": _token(last if events else since)}
 
 
 @api("event.inject", "string class, string ref", "string", has_async=False, kind="event")
