@@ -28,7 +28,9 @@ class Listener:
         app.router.add_post("/", self._xmlrpc)
         app.router.add_post("/RPC2", self._xmlrpc)
         app.router.add_post("/jsonrpc", self._jsonrpc)
-        app.router.add_post("/json", self._jsonrpc)
+        # /json is a legacy name: xapi's handler for it parses and answers XML-RPC
+        # (Api_server.callback true, in 1.249 and HEAD alike)
+        app.router.add_post("/json", self._xmlrpc)
         for path in ("/", "/RPC2", "/jsonrpc", "/json"):
             app.router.add_route("OPTIONS", path, self._options)   # browsers' CORS preflight
         return app
