@@ -421,3 +421,25 @@ def test_storage_down_keeps_plugged_pbds_but_fails_new_work(lab, x):
     x.PBD.plug(member_pbd)
     assert x.PBD.get_currently_attached(member_pbd)
     x.SR.scan(sr)
+    post_fault(lab, [{"kind": "storage_up", "storage": "nas"}, {"kind": "storage_down", "storage": "nas"}])
+    assert [f["kind"] for f in armed(lab)] == ["storage_down"]
+    assert failure(x.SR.probe, master, NFS, "nfs", {}) == NO_NFS_SERVICE
+    request = urllib.request.Request(lab.control_url + "/faults", method="DELETE")
+    urllib.request.urlopen(request, timeout=5).close()
+    assert x.SR.probe(master, NFS, "nfs", {}) == '<?xml version="1.0" ?>\n<SRlist/>\n'
+
+
+def test_a_server_the_lab_starts_down_keeps_its_srs_plugged(start_lab):
+    lab_dict = storage_lab()
+    lab_dict["storage"][0]["up"] = False
+    lab_dict["pools"][0]["shared_srs"] = [{"name": "vhd", "type": "nfs", "storage": "nas", "path": "/srv/vhd"}]
+    lab = start_lab(lab_dict)
+    x = xapi_session(lab).xenapi
+    sr = x.SR.get_by_name_label("vhd")[0]
+    master, member = host_named(x, "xs1"), host_named(x, "xs2")
+    assert x.PBD.get_currently_attached(pbd_of(x, sr, master))
+    assert not x.PBD.get_currently_attached(pbd_of(x, sr, member))   # no storage IP on xs2
+    assert x.SR.get_physical_size(sr) == str(2048 * GIB)
+    assert failure(x.SR.probe, master, NFS, "nfs", {}) == NO_NFS_SERVICE
+    post_fault(lab, {"kind": "storage_up", "storage": "nas"})
+    assert [e["UUID"] for e in xml_entries(x.SR.probe(master, NFS, "nfs", {}), "SR")] == [x.SR.get_uuid(sr)]

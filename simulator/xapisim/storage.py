@@ -127,11 +127,18 @@ def server_at(world: World, address: str) -> dict | None:
     return next((s for s in world.storage.values() if s["address"] == address), None)
 
 
+def is_up(world: World, server: dict) -> bool:
+    """Up as the lab started it (or as storage_up left it), and no storage_down armed: clearing
+    the faults (DELETE /faults) brings a server back."""
+    return server["up"] and not any(f["kind"] == "storage_down" and f.get("storage") == server["name"]
+                                    for f in world.faults.armed)
+
+
 def _listening(world: World, db: Database, host: str, address: str, kind: str) -> tuple[dict | None, str | None]:
     """(server, source address) when a TCP connection from `host` to the storage service works."""
     server = server_at(world, address)
     source = source_address(db, host, address)
-    if server is None or not server["up"] or server["type"] != kind or source is None:
+    if server is None or not is_up(world, server) or server["type"] != kind or source is None:
         return None, None
     return server, source
 
@@ -383,7 +390,7 @@ def scan(world: World, db: Database, sr: str) -> None:
         db.set("SR", sr, virtual_allocation=sum(db.get("VDI", v)["virtual_size"] for v in vdis.values()),
                physical_utilisation=sum(db.get("VDI", v)["physical_utilisation"] for v in vdis.values()))
         return
-    if not server["up"]:
+    if not is_up(world, server):
         if record["type"] in FILE_TYPES:
             raise sm_error("SRScan", f"error VHD-scanning path /run/sr-mount/{record['uuid']}")
         raise sm_error("SRUnavailable")
@@ -527,16 +534,18 @@ def plug_pbd(world: World, db: Database, pbd: str, *, raise_error: bool = True) 
 
 # -- faults and start --------------------------------------------------------------------
 def storage_fault(world: World, fault: dict) -> None:
-    """storage_down / storage_up: the server stops or starts answering.  PBDs already attached
-    stay attached, as xapi shows them; new plugs, creates and probes fail."""
-    if fault.get("kind") not in ("storage_down", "storage_up"):
+    """storage_down / storage_up (POST /faults): the server stops or starts answering.  PBDs
+    already attached stay attached, as xapi shows them; new plugs, creates and probes fail.
+    A storage_down stays armed (GET /faults lists it) until a storage_up or DELETE /faults."""
+    if fault.get("kind") != "storage_up":
         return
     name = fault["storage"]
-    world.storage[name]["up"] = fault["kind"] == "storage_up"
-    # GET /faults lists what is in effect: the server's latest state change, and nothing once up
-    mine = [f for f in world.faults.armed if f["kind"] in ("storage_down", "storage_up") and f.get("storage") == name]
-    keep = mine[-1] if mine and mine[-1]["kind"] == "storage_down" else None
-    world.faults.armed[:] = [f for f in world.faults.armed if f is keep or not any(f is m for m in mine)]
+    world.storage[name]["up"] = True
+    # storage_up ends every storage fault of this server armed up to it (itself included)
+    armed = world.faults.armed
+    mine = [i for i, f in enumerate(armed) if f["kind"] in ("storage_down", "storage_up") and f.get("storage") == name]
+    last_up = max((i for i in mine if armed[i]["kind"] == "storage_up"), default=-1)
+    armed[:] = [f for i, f in enumerate(armed) if i not in mine or i > last_up]
 
 
 def install(world: World) -> None:
@@ -544,6 +553,10 @@ def install(world: World) -> None:
     on their servers with their VDIs, plugged where the hosts reach them, and sized.  A server
     the lab starts down went down after that: its SRs stay plugged."""
     world.fault_hooks.append(storage_fault)
+    for fault in list(world.faults.armed):
+        storage_fault(world, fault)
+    downs = [f for f in world.faults.armed if f["kind"] == "storage_down"]
+    world.faults.armed[:] = [f for f in world.faults.armed if f["kind"] != "storage_down"]
     for db in world.databases():
         for sr in db.all("SR"):
             server, _ = where_is(world, db, sr)
@@ -555,5 +568,4 @@ def install(world: World) -> None:
                 update_sizes(world, db, sr)
                 server["up"] = was_up
             update_allowed_operations(db, sr)
-    for fault in list(world.faults.armed):
-        storage_fault(world, fault)
+    world.faults.armed.extend(downs)

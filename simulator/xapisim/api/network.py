@@ -5,9 +5,9 @@ with HOST_OFFLINE when that host is down, before any other check.
 
 The management interface: `host.management_reconfigure` moves the `management` flag as xapi
 does, but `host.address` keeps the host's lab address, because the simulated host answers its
-API only there; a move to a PIF with another IP (which on a real host drops the connection to
-the old address) is therefore a change of flags only.  Bonds carry the IP over, so the common
-move, onto a bond, changes nothing else on a real host either."""
+API only there: a move to a PIF with another IP, or a new IP on the management PIF (which on a
+real host drop the connection to the old address), change the PIF records only.  Bonds carry
+the IP over, so the common move, onto a bond, changes nothing else on a real host either."""
 from __future__ import annotations
 
 import ipaddress

@@ -278,7 +278,7 @@ async def sr_update(call, sr):
         raise error
     attached_pbd(db, sr)
     server, _ = storage.where_is(call.world, db, sr)
-    if server is not None and not server["up"]:
+    if server is not None and not storage.is_up(call.world, server):
         raise storage.sm_error("SRUnavailable")
     storage.update_sizes(call.world, db, sr)
 
@@ -366,7 +366,7 @@ async def vdi_create(call, args):
         size, taken = storage.new_vdi_size(record["type"], fields["virtual_size"])
         server, where = storage.where_is(world, db, sr)
         if server is not None:
-            if not server["up"]:
+            if not storage.is_up(world, server):
                 raise storage.sm_error("SRUnavailable")
             if taken > storage.capacity(server, record["type"], where) - storage.used(server, record["type"], where):
                 raise storage.sm_error("SRNoSpace")
@@ -397,7 +397,7 @@ async def vdi_destroy(call, self):
             raise XapiError("VDI_IN_USE", self, "destroy")
         server, where = storage.where_is(world, db, sr)
         if server is not None:
-            if not server["up"]:
+            if not storage.is_up(world, server):
                 raise storage.sm_error("SRUnavailable")
             storage.server_sr(server, db.get("SR", sr)["uuid"], db.get("SR", sr)["type"], where)["vdis"].pop(vdi["uuid"], None)
         db.delete("VDI", self)
