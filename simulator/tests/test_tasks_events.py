@@ -43,6 +43,8 @@ def long_operation():
             await asyncio.sleep(WAIT_STEP)
         if outcome == "fail":
             raise XapiError("HOST_OFFLINE", host)
+        if outcome == "crash":
+            raise RuntimeError("simulated bug")
         return host if outcome == "ref" else None
 
     message = Message("host", "simulator_test_operation", [("host ref", "host"), ("int", "steps"), ("string", "outcome")],
@@ -114,6 +116,15 @@ def test_failed_operation_ends_the_task_in_failure_with_error_info(lab, x, long_
     # errors of the operation itself go into the task, not to the caller
     record = wait_task(x, x.Async.task.cancel("OpaqueRef:nope"))
     assert record["status"] == "failure" and record["error_info"] == ["HANDLE_INVALID", "task", "OpaqueRef:nope"]
+
+
+def test_a_simulator_bug_is_an_internal_error_not_a_broken_connection(lab, x, long_operation):
+    host = x.host.get_all()[0]
+    assert failure(x.host.simulator_test_operation, host, "0", "crash") == \
+        ["INTERNAL_ERROR", "RuntimeError('simulated bug')"]
+    record = wait_task(x, x.Async.host.simulator_test_operation(host, "0", "crash"))
+    assert (record["status"], record["error_info"]) == ("failure", ["INTERNAL_ERROR", "RuntimeError('simulated bug')"])
+    assert x.host.get_record(host)["uuid"]          # the lab still serves
 
 
 def test_async_argument_and_session_errors_are_returned_directly(lab, x, long_operation):

@@ -4,6 +4,7 @@ task; plus the lab's latency and faults, and the call log."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .db import Database
     from .world import Machine, World
 
+log = logging.getLogger(__name__)
 SCRUBBED = "******"
 ASYNC_PREFIX = "Async."   # xapi accepts no "Async_" alias (server_helpers.ml says so)
 # Not an error code: API.response_of_fault puts "Fault" where the code goes.
@@ -305,6 +307,11 @@ async def _serve(world: "World", machine: "Machine", method: str, args: list, en
         return None, e.error.description
     except XapiError as e:
         return None, e.description
+    except Exception as e:
+        # a simulator bug: the client gets what xapi gives for any OCaml exception, the
+        # traceback goes to the log
+        log.exception("%s failed", method)
+        return None, ["INTERNAL_ERROR", repr(e)]
 
 
 def record_session_task(call: Call, task: str) -> None:
@@ -339,8 +346,8 @@ def start_task(call: Call, label: str, args: list) -> str:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a simulator bug must still end the task, as xapi would
+            log.exception("%s failed", label)
             finish(status="failure", error_info=["INTERNAL_ERROR", repr(e)])
-            raise
         else:
             finish(status="success", result=xml_value("" if value is None else value))
 
