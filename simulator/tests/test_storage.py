@@ -242,6 +242,9 @@ def test_non_shared_create_is_one_host_and_not_sharable(x):
                      "user", False, {})
     assert [x.PBD.get_host(p) for p in x.SR.get_PBDs(sr)] == [member]
     assert x.PBD.get_currently_attached(x.SR.get_PBDs(sr)[0])
+    assert x.SR.get_physical_size(sr) == str(100 * GIB)   # its own host is its SR master: scanned
+    local = x.SR.create(member, {"device": "/dev/sdb"}, str(200 * GIB), "disk", "", "ext", "user", False, {})
+    assert (x.SR.get_physical_size(local), x.SR.get_shared(local)) == (str(200 * GIB), False)
     other = x.PBD.create({"host": master, "SR": sr, "device_config": {"server": "172.16.0.34",
                                                                      "serverpath": "/srv/open"}})
     assert failure(x.PBD.plug, other) == ["SR_NOT_SHARABLE", sr, member]

@@ -507,11 +507,12 @@ def attach(world: World, db: Database, pbd: str) -> None:
 
 
 def plugged(world: World, db: Database, pbd: str) -> None:
-    """A PBD just attached: on the pool master the SR is scanned (the driver's
-    after_master_attach; a failed scan does not fail the plug)."""
+    """A PBD just attached: on the SR master (the pool master for a shared SR, the SR's own host
+    otherwise) the driver scans the SR (after_master_attach; a failed scan does not fail the
+    plug)."""
     record = db.get("PBD", pbd)
     db.set("PBD", pbd, currently_attached=True)
-    if record["host"] == db.get("pool", the_pool(db))["master"]:
+    if not db.get("SR", record["SR"])["shared"] or record["host"] == db.get("pool", the_pool(db))["master"]:
         try:
             scan(world, db, record["SR"])
         except XapiError:

@@ -153,6 +153,8 @@ async def sr_create(call, host, device_config, physical_size, name_label, name_d
         raise
     if server is not None:
         storage.create_on_server(server, db.get("SR", sr)["uuid"], sr_type, where)
+    elif physical_size > 0:   # a local disk, which the lab does not model: the size asked for
+        db.set("SR", sr, physical_size=physical_size, physical_utilisation=0)
     # the backend hands back the device_config it was given (the master PBD's), set on every PBD
     config = dict(db.get("PBD", pbds[0])["device_config"])
     for p in pbds:
