@@ -618,16 +618,20 @@ def check_cpu_vendor(candidate, pool, options):
 
 
 def check_cpu_features(candidate, pool, options):
+    """The candidate's CPU model and features equal those of a host already in the pool: it adds no
+    new CPU to the pool (in a pool made heterogeneous with force, a twin of any member is fine)."""
     joiner = candidate.host.get("cpu_info", {})
     joiner_features = _cpu_features(joiner)
-    differing = []
+    differing, twin = [], None
     for ref in sorted(pool.hosts, key=pool.host_name):
         cpu_info = pool.hosts[ref].get("cpu_info") or {}
         if not cpu_info:
             continue  # a host whose CPU is not known yet (just joined): nothing to compare
         if cpu_info.get("modelname") != joiner.get("modelname") or _cpu_features(cpu_info) != joiner_features:
             differing.append("%s (%s)" % (pool.host_name(ref), cpu_info.get("modelname", "unknown model")))
-    if differing:
+        elif twin is None:
+            twin = pool.host_name(ref)
+    if differing and twin is None:
         pool_features = _cpu_features(pool.pool.get("cpu_info", {}))
         lowers = any(mine & theirs != theirs for mine, theirs in zip(joiner_features, pool_features))
         effect = ("its CPU lacks features the pool has: the pool's CPU feature level drops, running VMs keep "
@@ -638,8 +642,8 @@ def check_cpu_features(candidate, pool, options):
                       "accept a heterogeneous one: set force: true to join anyway (%s)"
                       % (candidate.name, joiner.get("modelname", "unknown model"), ", ".join(differing), effect),
                       overridable_by_force=True)
-    return result("cpu_features", True, "same CPU model and features (%s)" % joiner.get("modelname", "unknown"),
-                  overridable_by_force=True)
+    return result("cpu_features", True, "same CPU model and features (%s) as %s"
+                  % (joiner.get("modelname", "unknown"), twin or "the pool"), overridable_by_force=True)
 
 
 def check_clock_skew(candidate, pool, options):

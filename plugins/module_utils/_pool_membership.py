@@ -96,8 +96,13 @@ def clock_offset(client, host_ref):
 
 
 def read_side(client, host_ref=None):
-    """One side of a join (Side): every record of CLASSES plus the host's clock offset."""
-    records = client.get_all_records_of(CLASSES, optional=OPTIONAL_CLASSES)
+    """One side of a join (Side): every record of CLASSES plus the host's clock offset.
+
+    Cluster objects are read only when the side has cluster members (one call fewer otherwise).
+    """
+    records = client.get_all_records_of([cls for cls in CLASSES if cls != "Cluster"], optional=OPTIONAL_CLASSES)
+    records["Cluster"] = (client.get_all_records_of(["Cluster"], optional=OPTIONAL_CLASSES)["Cluster"]
+                          if records.get("Cluster_host") else {})
     side = Side(records, host_ref)
     side.clock_offset, side.clock_error = clock_offset(client, side.host_ref)
     return side

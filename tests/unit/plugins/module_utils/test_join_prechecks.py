@@ -198,6 +198,17 @@ def test_cpu_features_detail_says_when_the_pool_level_drops():
     assert "force: true" in run(candidate)["cpu_features"]["detail"]
 
 
+def test_cpu_features_accept_a_twin_of_any_member_of_a_heterogeneous_pool():
+    pool = pool_of(standalone("xs1", 1), standalone("xs3", 3))
+    pool["host"]["OpaqueRef:host-xs3"]["cpu_info"]["modelname"] = "Intel(R) Xeon(R) Gold 5318Y"
+    item = run(pool_records=pool)["cpu_features"]
+    assert item["passed"] and "as xs1" in item["detail"]
+    candidate = standalone("xs2", 2)
+    host_of(candidate)["cpu_info"]["modelname"] = "a third model"
+    item = run(candidate, pool)["cpu_features"]
+    assert not item["passed"] and "xs1 (Intel(R) Xeon(R) Gold 6338" in item["detail"] and "xs3 (Intel" in item["detail"]
+
+
 def test_cpu_features_ignores_hosts_whose_cpu_is_not_known_yet():
     pool = pool_of(standalone("xs1", 1), standalone("xs3", 3))
     pool["host"]["OpaqueRef:host-xs3"]["cpu_info"] = {}

@@ -103,7 +103,17 @@ def test_read_side_reads_each_class_once_and_the_clock(xapi, monkeypatch):
     methods = xapi.methods()
     assert methods.count("host.get_servertime") == 1
     assert sorted(m for m in methods if m.endswith("get_all_records")) == sorted(
-        "%s.get_all_records" % cls for cls in membership.CLASSES)
+        "%s.get_all_records" % cls for cls in membership.CLASSES if cls != "Cluster")
+
+
+def test_read_side_reads_clusters_only_with_cluster_members(xapi, monkeypatch):
+    endpoint = xapi.add_endpoint("https://192.0.2.1/")
+    records = standalone("xs1", 1)
+    records["Cluster_host"]["OpaqueRef:ch"] = {"host": "OpaqueRef:host-xs1", "enabled": True}
+    records["Cluster"]["OpaqueRef:c"] = {"pool_auto_join": True}
+    FakePoolXapi(xapi, endpoint, records)
+    with XapiClient("192.0.2.1", "root", "secret") as client:
+        assert membership.read_side(client).records["Cluster"] == {"OpaqueRef:c": {"pool_auto_join": True}}
 
 
 # --- the client does not follow HOST_IS_SLAVE when asked not to ---------------------------------
