@@ -329,10 +329,11 @@ def create_vm(db: Database, host: str, vm: dict, srs: dict[str, str]) -> str:
         db.set("VM", ref, suspend_VDI=create_vdi(db, first_sr, f"Suspend image for {vm['name']}", memory, "suspend"))
     if vm.get("passthrough") == "pci":
         pci = db.create("PCI", class_name="Display controller", vendor_name="NVIDIA Corporation", device_name="GPU",
-                        pci_id="0000:3b:00.0", host=host, attached_VMs=[ref])
+                        pci_id="0000:3b:00.0", host=host)
         db.set("VM", ref, attached_PCIs=[pci])
     elif vm.get("passthrough") == "vgpu":
-        db.create("VGPU", VM=ref, device="0", currently_attached=state == "Running", resident_on=NULL_REF)
+        db.set("VM", ref, VGPUs=[db.create("VGPU", VM=ref, device="0", currently_attached=state == "Running",
+                                           resident_on=NULL_REF)])
     return ref
 
 

@@ -15,6 +15,7 @@ from .api import all as _all  # noqa: F401
 from .control import control_app
 from .factory import build_standalone, create_vm, _local_sr
 from .labfile import load
+from .lifecycle import install as install_lifecycle
 from .membership import form_pool
 from .server import Listener
 from .storage import install as install_storage, plug_pbd
@@ -53,6 +54,7 @@ def build_world(lab: dict) -> World:
             from .model import NULL_REF
             db.set("pool", pool, default_SR=NULL_REF, suspend_image_SR=NULL_REF, crash_dump_SR=NULL_REF)
     install_storage(world)
+    install_lifecycle(world)
     return world
 
 

@@ -66,8 +66,9 @@ def push_into_pool(world: World, joiner: Machine, master: Machine) -> str:
         if vbd["VM"] in refs and vbd["VDI"] in refs:
             dst.create("VBD", **{**vbd, "VM": refs[vbd["VM"]], "VDI": refs[vbd["VDI"]]})
     for ref, pci in src.all("PCI").items():
-        vms = [refs[v] for v in pci["attached_VMs"] if v in refs]
-        new = dst.create("PCI", **{**pci, "host": host, "attached_VMs": vms})
+        # PCI.attached_VMs is internal to xapi (not in the datamodel): VM.attached_PCIs says it
+        vms = [refs[v] for v, vm in src.all("VM").items() if ref in vm["attached_PCIs"] and v in refs]
+        new = dst.create("PCI", **{**pci, "host": host})
         for v in vms:
             dst.set("VM", v, attached_PCIs=[*dst.get("VM", v)["attached_PCIs"], new])
     for ref, vgpu in src.all("VGPU").items():
