@@ -175,6 +175,9 @@ class FakePool(object):
         return ""
 
     def event_from(self, classes, token, timeout):
+        if token:
+            # Nothing changes between two calls in this fake: the caller waited the whole timeout.
+            self.xapi.now += float(timeout)
         events = []
         for subscription in classes:
             xapi_class, _sep, ref = subscription.partition("/")
