@@ -109,7 +109,7 @@ def test_a_crashed_member_is_dead_at_once_and_its_vms_are_gone(pool):
 
 
 def test_a_crashed_master_is_not_replaced_without_ha(pool):
-    lab, x = pool
+    lab, _ = pool
     control(lab, "POST", "/faults", {"kind": "crash", "host": "h1"})
     wait_until(lambda: refused(lab, 0))
     time.sleep(60 * SCALE + 0.3)      # longer than an HA timeout

@@ -33,7 +33,7 @@ def vm(name, state, gib=4, sr="shared", **extra) -> dict:
 
 LAB = {
     "name": "host-lifecycle",
-    "timings": {"pbd_plug": 50},     # a start-up long enough to watch (0.5 s here)
+    "timings": {"pbd_plug": 50, "api_restart": 50},   # start-ups long enough to watch (0.5 s here)
     "hosts": [
         host(1, [vm("web1", "running")], clock_offset=0,
              license_server={"address": "10.0.0.5", "port": 27000}, editions_available=["trial", "standard", "premier"]),
@@ -219,7 +219,7 @@ def test_evacuation_network_must_have_an_ip_on_every_target(pool):
 
 
 def test_member_reboot_goes_down_and_comes_back_enabled(pool):
-    lab, x = pool
+    _, x = pool
     h3 = named(x, "host", "h3")
     metrics = x.host.get_metrics(h3)
     started = agent_start(x, h3)
@@ -282,11 +282,13 @@ def test_pending_guidances_and_disabled_until_reboot_block_enable(pool):
 
 
 def test_toolstack_restart_forgets_the_users_disable(pool):
-    _, x = pool
+    lab, x = pool
     h4 = named(x, "host", "h4")
     started = agent_start(x, h4)
     x.host.disable(h4)
     x.host.restart_agent(h4)
+    wait_until(lambda: not next(m for m in state(lab)["machines"] if m["name"] == "h4")["api_up"])
+    assert failure(x.host.enable, h4) == ["CANNOT_CONTACT_HOST", h4]   # live, but its xapi is down
     wait_until(lambda: agent_start(x, h4) > started and x.host.get_enabled(h4))
 
 

@@ -110,11 +110,16 @@ def create_message(db: Database, name: str, priority: int, cls: str, obj_uuid: s
                      timestamp=DateTime.at(time.time() if when is None else when), body=body)
 
 
+def master_clock(world: World, db: Database) -> float:
+    """Now on the pool master's clock (the lab's clock offset), where xapi stamps messages."""
+    return world.now() + world.master_of(db).spec.get("clock_offset", 0)
+
+
 def vm_message(world: World, db: Database, vm: str, name: str, body: str) -> None:
     """VM_STARTED, VM_SHUTDOWN, ... (priority 5) as message_forwarding's create_vm_message."""
     record = db.get("VM", vm)
     create_message(db, name, 5, "VM", record["uuid"],
-                   f"VM '{record['name_label']}' (uuid: {record['uuid']}) {body}", world.now())
+                   f"VM '{record['name_label']}' (uuid: {record['uuid']}) {body}", master_clock(world, db))
 
 
 def host_words(db: Database, host: str) -> str:
@@ -208,9 +213,11 @@ async def host_operation(world: World, db: Database, host: str, op: str, call=No
 
 
 def assert_can_forward(world: World, db: Database, host: str, receiver: Machine) -> None:
-    """do_op_on: an operation forwarded to another host needs it live (HOST_OFFLINE)."""
-    if host != receiver.host_ref and not is_live(db, host):
-        raise XapiError("HOST_OFFLINE", host)
+    """do_op_on: an operation forwarded to another host needs it live (HOST_OFFLINE) and its
+    xapi answering (CANNOT_CONTACT_HOST); the receiving host serves it itself."""
+    from .api.pool import assert_can_forward as forwardable
+    if host != receiver.host_ref:
+        forwardable(world, db, host)
 
 
 # -- VM operation checks (xapi_vm_lifecycle.ml) ------------------------------------------------------
@@ -645,7 +652,7 @@ async def power_cycle(world: World, machine: Machine, *, reboot: bool) -> None:
     it back while a shutdown leaves it off."""
     db, host = machine.db, machine.host_ref
     await world.sleep("shutdown_delay")
-    if not db.exists("host", host):
+    if not db.exists("host", host) or not machine.powered:   # crashed meanwhile
         return
     await ensure_no_vms(world, db, host)
     _unplug_pbds(db, host)
@@ -678,22 +685,29 @@ async def start_host(world: World, machine: Machine, *, system_boot: bool = True
     from . import membership
     from .storage import plug_pbd
     db, host = machine.db, machine.host_ref
-    if db is None or not db.exists("host", host):
+    if db is None or not db.exists("host", host) or not machine.powered:   # crashed meanwhile
         return
     state = host_state(world, machine)
     state.booting, state.user_disabled, state.reservations = True, False, {}
     if machine.is_master:
         forget_sessions(world, db)
-    db.set("host", host, enabled=False, current_operations={})
-    membership.agent_started(world, machine)
-    set_live(world, db, host, True)
+    db.set("host", host, current_operations={})
+    if machine.is_master:
+        db.set("host", host, enabled=False)
+        membership.agent_started(world, machine)
+        set_live(world, db, host, True)
+    else:
+        membership.slave_hello(world, machine)   # Pool.hello: live, still disabled; clock skew checked
     update_host_allowed_operations(db, host)
     if machine.listener is not None and machine.powered:
         await machine.listener.start()
     machine.api_up = True
     if db.get("host", host)["PBDs"]:
         await world.sleep("pbd_plug")
-    for pbd in list(db.get("host", host)["PBDs"]) if db.exists("host", host) else []:
+    if not machine.powered or not db.exists("host", host):   # crashed while starting
+        state.booting = False
+        return
+    for pbd in list(db.get("host", host)["PBDs"]):
         plug_pbd(world, db, pbd, raise_error=False)
     consider_enabling(world, machine, system_boot=system_boot)
     state.booting = False
@@ -868,7 +882,7 @@ async def ha_host_failed(world: World, db: Database, machine: Machine, victims: 
     if machine.is_master:
         elect_new_master(world, db, machine)
     create_message(db, "HA_HOST_FAILED", 3, "Host", db.get("host", host)["uuid"],
-                   f"Server '{db.get('host', host)['name_label']}' has failed", world.now())
+                   f"Server '{db.get('host', host)['name_label']}' has failed", master_clock(world, db))
     restart = []
     for vm in victims:
         if not db.exists("VM", vm) or db.get("VM", vm)["resident_on"] != host:
@@ -889,8 +903,8 @@ async def ha_host_failed(world: World, db: Database, machine: Machine, victims: 
         except XapiError:
             if db.exists("VM", vm) and db.get("VM", vm)["ha_restart_priority"] == "restart":
                 record = db.get("VM", vm)
-                create_message(db, "HA_PROTECTED_VM_RESTART_FAILED", 2, "VM", record["uuid"],
-                               f"HA could not restart protected VM '{record['name_label']}'", world.now())
+                create_message(db, "HA_PROTECTED_VM_RESTART_FAILED", 2, "VM", record["uuid"], "",
+                               master_clock(world, db))
     update_ha_pool_status(world, db)
 
 
@@ -907,7 +921,8 @@ def elect_new_master(world: World, db: Database, failed: Machine) -> None:
             m.master_address = None if m is new else new.address
     db.set("pool", the_pool(db), master=new.host_ref, current_operations={})
     forget_sessions(world, db)
-    create_message(db, "POOL_MASTER_TRANSITION", 4, "Host", db.get("host", new.host_ref)["uuid"], "", world.now())
+    create_message(db, "POOL_MASTER_TRANSITION", 4, "Host", db.get("host", new.host_ref)["uuid"], "",
+                   master_clock(world, db))
 
 
 # -- power on (xapi_host.power_on and the power-on-host plugin) ----------------------------------------

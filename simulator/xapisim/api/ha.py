@@ -85,7 +85,7 @@ def mark_ha_enabled(world: World, db: Database, statefile: str, configuration: d
     db.set("pool", pool, ha_statefiles=[statefile], ha_configuration=dict(configuration), ha_plan_exists_for=0,
            ha_cluster_stack="xhad")
     hosts = db.all("host")
-    for host, record in hosts.items():
+    for host in hosts:
         peers = [r["uuid"] for h, r in hosts.items() if h != host]
         db.set("host", host, ha_statefiles=[statefile], ha_network_peers=peers)
     db.set("pool", pool, ha_enabled=True)
@@ -134,7 +134,7 @@ def warn_unpluggable_ip_pifs(world: World, db: Database) -> None:
              "that are not dedicated:"]
     lines += [f"{db.get('host', r['host'])['name_label']}: {r['device']} (uuid: {r['uuid']})" for _, r in pifs]
     lifecycle.create_message(db, "IP_CONFIGURED_PIF_CAN_UNPLUG", 3, "Pool", lifecycle.pool_record(db)["uuid"],
-                             "\n".join(lines), world.now())
+                             "\n".join(lines), lifecycle.master_clock(world, db))
 
 
 @api("pool.disable_ha", "")

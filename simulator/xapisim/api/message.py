@@ -22,7 +22,8 @@ async def create(call, name, priority, cls, obj_uuid, body):
     found = call.db.by_uuid.get(obj_uuid)
     if found is None or found[0] != _UUID_CLASSES.get(cls):
         raise XapiError("UUID_INVALID", cls, obj_uuid)
-    return lifecycle.create_message(call.db, name, priority, cls, obj_uuid, body, call.world.now())
+    return lifecycle.create_message(call.db, name, priority, cls, obj_uuid, body,
+                                     lifecycle.master_clock(call.world, call.db))
 
 
 @api("message.destroy", "message ref self", has_async=False)
