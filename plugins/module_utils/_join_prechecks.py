@@ -466,8 +466,8 @@ def check_software_build(candidate, pool, options):
         return result("software_build", False,
                       "%s is not at the pool's build and patch level: %s; update it (or the pool) to the same "
                       "level first" % (candidate.name, ", ".join(different)))
-    return result("software_build", True, "same build (%s) and xapi (%s)" % (master.get("build_number", ""),
-                                                                            master.get("xapi", "")))
+    return result("software_build", True,
+                  "same build (%s) and xapi (%s)" % (master.get("build_number", ""), master.get("xapi", "")))
 
 
 def check_api_version(candidate, pool, options):

@@ -71,9 +71,11 @@ def parse_xapi_time(value):
             return calendar.timegm(value.timetuple())
         return value.timestamp()
     text = str(getattr(value, "value", value)).strip()
-    text = text.split(".")[0].rstrip("Z").replace("-", "")
-    if len(text) > 15 and text[-6] in "+-":  # a "+00:00" offset: XAPI sends UTC
-        text = text[:-6]
+    if text.endswith("Z"):
+        text = text[:-1]
+    elif len(text) > 6 and text[-6] in "+-" and text[-3] == ":":
+        text = text[:-6]  # an offset such as +00:00: XAPI sends UTC
+    text = text.split(".", maxsplit=1)[0].replace("-", "")
     return calendar.timegm(time.strptime(text, "%Y%m%dT%H:%M:%S"))
 
 

@@ -20,7 +20,7 @@ description:
     before anything is changed.
   - Use M(xenserver.pools.xs_pool_member) to add hosts to the pool and to remove them.
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._attributes
@@ -407,8 +407,8 @@ def plan_changes(params, records):
             plan.before["other_config"], plan.after["other_config"] = current, wanted
             changed = sorted(key for key in wanted if current.get(key) != wanted[key])
             removed = sorted(key for key in current if key not in wanted)
-            plan.add("set other_config keys %s%s" % (", ".join(changed) or "-",
-                                                   "; remove %s" % ", ".join(removed) if removed else ""),
+            removal = "; remove %s" % ", ".join(removed) if removed else ""
+            plan.add("set other_config keys %s%s" % (", ".join(changed) or "-", removal),
                      lambda client: _write_other_config(client, pool_ref, current, wanted))
 
     _plan_tls(params, records, plan, pool)

@@ -30,7 +30,7 @@ description:
     and refuses while its local storage holds virtual disks unless O(allow_local_data_loss=true),
     listing the disks and their VMs. A host not in the pool is no change.
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._attributes
@@ -389,9 +389,8 @@ def ensure_member(module, client):
         uuid = candidate.host.get("uuid")
         master_address = params["master_address"] or master.get("address")
         try:
-            candidate_client.write(method, master_address, params["username"], params["password"],
-                                   action="Joining %s to pool %s (%s on %s)" % (candidate.name, pool_name, method,
-                                                                                 candidate_client.url))
+            action = "Joining %s to pool %s (%s on %s)" % (candidate.name, pool_name, method, candidate_client.url)
+            candidate_client.write(method, master_address, params["username"], params["password"], action=action)
             lost_connection = None
         except (ConnectionFailedError, RequestTimeoutError) as error:
             # The host may have joined and restarted before answering: the pool knows.

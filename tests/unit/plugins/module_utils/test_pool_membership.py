@@ -64,7 +64,7 @@ def test_find_host_by_uuid_address_hostname_and_name():
 
 @pytest.mark.parametrize("value", [
     SERVER_TIME, xmlrpc.client.DateTime(SERVER_TIME), "20260101T12:00:00", "2026-01-01T12:00:00Z",
-    "20260101T12:00:00.123Z", "20260101T12:00:00+00:00",
+    "20260101T12:00:00.123Z", "20260101T12:00:00+00:00", "2026-01-01T12:00:00-00:00",
     datetime.datetime(2026, 1, 1, 12, 0, 0), datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.timezone.utc),
 ])
 def test_parse_xapi_time(value):
