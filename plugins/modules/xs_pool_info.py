@@ -25,7 +25,16 @@ extends_documentation_fragment:
   - xenserver.pools._attributes
   - xenserver.pools._attributes.INFO_MODULE
   - xenserver.pools._attributes.ACTIONGROUP_XENSERVER
-options: {}
+options:
+  resource_data:
+    description:
+      - Also return RV(resource_data), the tables of XenCenter's "Export Resource Data" report - servers,
+        networks, SRs, VDIs, VMs and GPUs - as used by the P(xenserver.pools.pool_report#role) role.
+      - Costs one more XAPI call, whatever the size of the pool (one C(event.from) that returns every VDI,
+        VBD, VIF, VM metrics, guest metrics, PIF metrics, physical GPU and PCI record at once).
+    type: bool
+    default: false
+    version_added: 0.1.0
 notes:
   - RV(hosts[].memory_free) is computed from the records (host memory minus the memory of the VMs
     running on the host, including the control domain), because C(host_metrics.memory_free) no
@@ -45,6 +54,15 @@ EXAMPLES = r"""
     password: "{{ vault_xenserver_password }}"
     ca_path: /etc/pki/xenserver-ca.pem
   register: xs_pool
+
+- name: Read the pool with the data of XenCenter's resource report (VMs, VDIs, GPUs, ...)
+  xenserver.pools.xs_pool_info:
+    resource_data: true
+  register: xs_pool
+
+- name: VMs that are not running
+  ansible.builtin.debug:
+    msg: "{{ xs_pool.resource_data.vms | rejectattr('power_state', 'eq', 'Running') | map(attribute='name') | list }}"
 
 - name: Show the hosts that are not enabled
   ansible.builtin.debug:
@@ -381,6 +399,85 @@ vms:
     total: 3
     by_power_state: {Running: 2, Halted: 1}
     by_host: {xs1: {Running: 2}}
+resource_data:
+  description:
+    - The tables of XenCenter's "Export Resource Data" report, one list per resource type, each sorted by
+      name (VDIs by SR, then name). Sizes and memory are in bytes, times are ISO 8601 UTC strings (empty
+      when unknown).
+    - Live metrics that XAPI keeps in round-robin databases rather than in its records - CPU and network
+      usage, GPU power, temperature and utilisation - are not included.
+  returned: when O(resource_data=true)
+  type: dict
+  version_added: 0.1.0
+  contains:
+    servers:
+      description:
+        - One entry per host, the master first - C(name), C(uuid), C(pool_master) (bool), C(address),
+          C(cpu_count), C(memory_total), C(memory_used) (host overhead and running VMs, the control domain
+          included), C(local_storage) (the host's non-shared SRs, each with C(sr), C(size) and
+          C(utilisation)), C(boot_time) (from the host's C(other_config.boot_time)) and C(description).
+      type: list
+      elements: dict
+    networks:
+      description:
+        - One entry per network (the guest installer and host-internal networks left out) - C(name), C(uuid),
+          C(link_status) (C(Connected), C(Disconnected), C(Partially connected), or empty when the network has
+          no physical interface), C(macs) (of its interfaces, one per host), C(mtu), C(vlan) (tag or null),
+          C(type) (C(Physical), C(Bond), C(VLAN), C(Private), C(Private (cross-server)) or C(Other)) and
+          C(location) (names of the hosts that can use it).
+      type: list
+      elements: dict
+    srs:
+      description:
+        - One entry per SR - C(name), C(uuid), C(type), C(shared), C(size), C(utilisation),
+          C(virtual_allocation), C(location) (where the data is, from the PBDs' device configuration, for
+          example C(server:192.0.2.5:/export); keys that can hold secrets are left out) and C(description).
+      type: list
+      elements: dict
+    vdis:
+      description:
+        - One entry per VDI - C(name), C(uuid), C(type), C(size) (virtual size), C(sr) (name of its SR) and
+          C(description).
+      type: list
+      elements: dict
+    vms:
+      description:
+        - One entry per VM (not templates, snapshots or control domains) - C(name), C(uuid), C(power_state),
+          C(running_on) (host name, empty unless running or paused), C(addresses) (IP addresses reported by the
+          guest agent), C(macs), C(nics) (number of virtual interfaces), C(os) (as the guest agent reports it),
+          C(disks) (each with C(name), C(size) and C(sr)), C(memory_used) (bytes, null unless running), C(vcpus),
+          C(start_time), C(template) (the template it was made from) and C(description).
+      type: list
+      elements: dict
+    gpus:
+      description:
+        - One entry per physical GPU - C(name), C(uuid), C(server) (host name) and C(pci_bus_path). Empty when
+          the pool has no GPU.
+      type: list
+      elements: dict
+  sample:
+    servers:
+      - {name: xs1, uuid: 5d1f1c4e-0c0e-4a37-9a55-8ad6a3e0e3d1, pool_master: true, address: 192.0.2.11,
+         cpu_count: 16, memory_total: 68719476736, memory_used: 17179869184,
+         local_storage: [{sr: Local storage, size: 1099511627776, utilisation: 4194304}],
+         boot_time: "2026-01-05T08:00:00Z", description: ""}
+    networks:
+      - {name: Pool-wide network associated with eth0, uuid: 0b7c52a6-7f7e-4b0e-9f3c-2f61d9e5d6a1,
+         link_status: Connected, macs: ["52:54:00:12:34:56"], mtu: 1500, vlan: null, type: Physical,
+         location: [xs1]}
+    srs:
+      - {name: shared-nfs, uuid: 9a1c2f8e-1d3b-4c5e-8f7a-0b1c2d3e4f5a, type: nfs, shared: true,
+         size: 2199023255552, utilisation: 107374182400, virtual_allocation: 214748364800,
+         location: ["server:192.0.2.5:/srv/vhd"], description: ""}
+    vdis:
+      - {name: web-1 disk 0, uuid: 6c0f6b7e-4f5b-4f0a-8a7e-3b3b5c1d2e3f, type: user, size: 21474836480,
+         sr: shared-nfs, description: ""}
+    vms:
+      - {name: web-1, uuid: 90ff0c6c-d204-4a16-b1d0-7da7387970eb, power_state: Running, running_on: xs1,
+         addresses: [192.0.2.101], macs: ["96:a2:4e:0e:5b:01"], nics: 1, os: Debian GNU/Linux 12,
+         disks: [{name: web-1 disk 0, size: 21474836480, sr: shared-nfs}], memory_used: 4294967296, vcpus: 2,
+         start_time: "2026-01-05T08:05:00Z", template: Debian Bookworm 12, description: ""}
+    gpus: []
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -390,6 +487,11 @@ from ansible_collections.xenserver.pools.plugins.module_utils._client import (
     connection_argument_spec,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import XenServerError
+from ansible_collections.xenserver.pools.plugins.module_utils._resource_data import (
+    RESOURCE_CLASSES,
+    read_records_at_once,
+    resource_data,
+)
 
 NULL_REF = "OpaqueRef:NULL"
 
@@ -597,14 +699,21 @@ def _int(value):
 
 
 def main():
-    module = AnsibleModule(argument_spec=connection_argument_spec(), supports_check_mode=True)
+    argument_spec = connection_argument_spec()
+    argument_spec.update(resource_data=dict(type="bool", default=False))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         with XapiClient.from_module(module) as client:
             records = client.get_all_records_of(CLASSES, optional=OPTIONAL_CLASSES)
+            if module.params["resource_data"]:
+                records.update(read_records_at_once(client, RESOURCE_CLASSES))
             api_url = client.url
     except XenServerError as error:
         module.fail_json(msg=str(error), exception=error)
-    module.exit_json(changed=False, api_url=api_url, **summarise_pool(records))
+    result = summarise_pool(records)
+    if module.params["resource_data"]:
+        result["resource_data"] = resource_data(records)
+    module.exit_json(changed=False, api_url=api_url, **result)
 
 
 if __name__ == "__main__":
