@@ -165,3 +165,21 @@ def test_host_faults_are_validated(pool):
             control(lab, "POST", "/faults", bad)
         assert info.value.code == 400
     assert control(lab, "GET", "/faults")["faults"] == []
+
+
+def test_faults_in_the_lab_file_are_armed_at_start(start_lab):
+    lab = start_lab({**LAB, "faults": [{"kind": "crash", "host": "h3"}, {"kind": "reboot_hang", "host": "h2"}]},
+                    time_scale=SCALE)
+    x = xapi_session(lab).xenapi
+    h3 = named(x, "host", "h3")
+    assert not x.host_metrics.get_live(x.host.get_metrics(h3))
+    assert refused(lab, 2)
+    assert x.VM.get_power_state(named(x, "VM", "a3")) == "Halted"
+    assert control(lab, "GET", "/faults")["faults"] == [{"kind": "reboot_hang", "host": "h2"}]
+
+
+def test_a_bad_fault_in_the_lab_file_stops_the_lab(start_lab):
+    from xapisim.labfile import LabError
+    with pytest.raises(LabError) as info:
+        start_lab({**LAB, "faults": [{"kind": "crash", "host": "h9"}]})
+    assert "h9" in str(info.value)

@@ -267,3 +267,18 @@ def test_protecting_a_vm_needs_room_in_the_plan(pool):
     assert (x.VM.get_ha_restart_priority(u2), x.VM.get_ha_always_run(u2)) == ("restart", True)
     x.VM.clean_shutdown(u2)                 # an explicit shutdown ends the protection
     assert x.VM.get_ha_always_run(u2) is False
+
+
+def test_a_lab_pool_can_start_with_ha(start_lab):
+    spec = pool_lab()
+    spec["pools"][0]["ha"] = {"enabled": True, "host_failures_to_tolerate": 1, "timeout": 45}
+    lab = start_lab(spec)
+    x = xapi_session(lab).xenapi
+    record = x.pool.get_record(x.pool.get_all()[0])
+    assert (record["ha_enabled"], record["ha_host_failures_to_tolerate"], record["ha_plan_exists_for"]) == \
+        (True, "1", "1")
+    assert record["ha_configuration"] == {"timeout": "45"}
+    assert x.VDI.get_SR(record["ha_statefiles"][0]) == named(x, "SR", "shared")
+    p1 = named(x, "VM", "p1")
+    assert x.VM.get_ha_always_run(p1) is True       # running and protected
+    assert failure(x.pool.enable_ha, [], {}) == ["HA_IS_ENABLED"]

@@ -178,3 +178,18 @@ def test_drac_before_xapi_24_19(start_lab):
     x.host.set_power_on_mode(h2, "DRAC", ipmi(x))
     x.host.power_on(h2)
     assert x.host_metrics.get_live(x.host.get_metrics(h2))
+
+
+def test_a_member_that_is_off_when_the_lab_starts(start_lab):
+    spec = lab()
+    spec["hosts"][1]["power"] = "off"
+    lab_ = start_lab(spec, time_scale=0.005)
+    x = xapi_session(lab_).xenapi
+    h2 = named(x, "h2")
+    assert not x.host_metrics.get_live(x.host.get_metrics(h2))
+    assert not machine(lab_, "h2")["powered"]
+    x.host.set_power_on_mode(h2, "wake-on-lan", {})
+    x.host.power_on(h2)
+    assert x.host_metrics.get_live(x.host.get_metrics(h2))
+    wait_until(lambda: x.host.get_enabled(h2))
+    assert machine(lab_, "h2")["api_up"]

@@ -707,8 +707,11 @@ async def start_host(world: World, machine: Machine, *, system_boot: bool = True
     if not machine.powered or not db.exists("host", host):   # crashed while starting
         state.booting = False
         return
-    for pbd in list(db.get("host", host)["PBDs"]):
-        plug_pbd(world, db, pbd, raise_error=False)
+    if machine.is_master:
+        for pbd in list(db.get("host", host)["PBDs"]):
+            plug_pbd(world, db, pbd, raise_error=False)
+    else:   # a member also gets PBDs for new shared SRs and the master's bonds and VLANs
+        membership.slave_started(world, machine, enable=False)
     consider_enabling(world, machine, system_boot=system_boot)
     state.booting = False
 
@@ -766,14 +769,9 @@ def crash(world: World, machine: Machine) -> None:
 
 def install(world: World) -> None:
     """Called once the lab's world is built: host faults, HA state of formed pools, the
-    allowed_operations xapi computes at start, HA protection of running VMs."""
+    allowed_operations xapi computes at start, HA protection of running VMs, then the lab
+    file's faults armed (as POST /faults would)."""
     world.fault_hooks.append(_fault_hook)
-    for spec in world.lab.get("pools", []):
-        if spec.get("ha", {}).get("enabled"):
-            master = world.machine(spec["master"])
-            enable_ha_now(world, master.db, [sr for sr, r in master.db.all("SR").items()
-                                             if r["name_label"] in spec["ha"]["heartbeat_srs"]],
-                          {"timeout": str(int(spec["ha"]["timeout"]))}, spec["ha"]["host_failures_to_tolerate"])
     for db in world.databases():
         for vm, record in db.all("VM").items():
             if record["power_state"] == "Running" and record["ha_restart_priority"] == "restart":
@@ -785,6 +783,17 @@ def install(world: World) -> None:
             if machine is not None:
                 db.set("host", host, editions=list(machine.spec.get("editions_available", [])))
             update_host_allowed_operations(db, host)
+    for spec in world.lab.get("pools", []):
+        if spec.get("ha", {}).get("enabled"):
+            master = world.machine(spec["master"])
+            enable_ha_now(world, master.db, [sr for sr, r in master.db.all("SR").items()
+                                             if r["name_label"] in spec["ha"]["heartbeat_srs"]],
+                          {"timeout": str(int(spec["ha"]["timeout"]))}, spec["ha"]["host_failures_to_tolerate"])
+    if world.lab.get("faults"):
+        from .labfile import LabError
+        problems = world.faults.arm(world.lab["faults"], world)
+        if problems:
+            raise LabError([p.replace("faults[", "lab faults[", 1) for p in problems])
 
 
 def _fault_hook(world: World, fault: dict) -> None:
