@@ -269,3 +269,22 @@ def test_allowed_operations_follow_the_power_state(pool):
     assert {"clean_shutdown", "hard_shutdown", "suspend", "pool_migrate"} <= set(x.VM.get_allowed_operations(web))
     x.VM.clean_shutdown(web)
     assert "start" in x.VM.get_allowed_operations(web)
+
+
+def test_reboot_pause_and_unpause(pool):
+    _, x = pool
+    web = named(x, "VM", "web")
+    host = x.VM.get_resident_on(web)
+    x.VM.clean_reboot(web)
+    assert (x.VM.get_power_state(web), x.VM.get_resident_on(web)) == ("Running", host)
+    x.VM.pause(web)
+    assert x.VM.get_power_state(web) == "Paused"
+    assert failure(x.VM.pause, web) == ["VM_BAD_POWER_STATE", web, "running", "paused"]
+    assert failure(x.VM.clean_reboot, web) == ["VM_BAD_POWER_STATE", web, "running", "paused"]
+    x.VM.hard_reboot(web)                  # a paused VM can be rebooted by force
+    assert x.VM.get_power_state(web) == "Running"
+    x.VM.pause(web)
+    x.VM.unpause(web)
+    assert x.VM.get_power_state(web) == "Running"
+    names = [m["name"] for m in x.message.get_all_records().values() if m["obj_uuid"] == x.VM.get_uuid(web)]
+    assert sorted(names) == ["VM_PAUSED", "VM_PAUSED", "VM_REBOOTED", "VM_REBOOTED", "VM_UNPAUSED"]

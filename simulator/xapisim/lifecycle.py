@@ -192,9 +192,9 @@ async def retry_while_busy(world: World, db: Database, check, call=None) -> None
 
 
 @asynccontextmanager
-async def host_operation(world: World, db: Database, host: str, op: str, call=None, *, keep: bool = False):
+async def host_operation(world: World, db: Database, host: str, op: str, call=None):
     """with_host_operation: waits while another operation makes `op` invalid, then holds `op` in
-    host.current_operations while the body runs (and after, when `keep`: a reboot)."""
+    host.current_operations while the body runs."""
     def check():
         error = host_operation_errors(db, host)[op]
         if error:
@@ -206,7 +206,7 @@ async def host_operation(world: World, db: Database, host: str, op: str, call=No
     try:
         yield key
     finally:
-        if not keep and db.exists("host", host):
+        if db.exists("host", host):
             current = db.get("host", host)["current_operations"]
             db.set("host", host, current_operations={k: v for k, v in current.items() if k != key})
             update_host_allowed_operations(db, host)
@@ -432,6 +432,20 @@ async def migrate_vm(world: World, db: Database, vm: str, target: str) -> None:
                f"(uuid: {db.get('host', target)['uuid']})")
 
 
+async def reboot_vm(world: World, db: Database, vm: str, *, clean: bool = True) -> None:
+    """The guest restarts in a new domain on the same host."""
+    host = db.get("VM", vm)["resident_on"]
+    await world.sleep("vm_shutdown", 1.0 if clean else 0.2)
+    await world.sleep("vm_start")
+    _set_running(world, db, vm, host)
+    vm_message(world, db, vm, "VM_REBOOTED", "rebooted cleanly" if clean else "rebooted forcibly")
+
+
+def pause_vm(world: World, db: Database, vm: str, paused: bool) -> None:
+    db.set("VM", vm, power_state="Paused" if paused else "Running")
+    vm_message(world, db, vm, "VM_PAUSED" if paused else "VM_UNPAUSED", "paused" if paused else "unpaused")
+
+
 def suspend_sr(db: Database, vm: str) -> str:
     """choose_suspend_sr: the VM's suspend_SR, the pool's suspend_image_SR, the host's, whichever
     is first usable from the VM's host."""
@@ -551,7 +565,7 @@ async def evacuate(world: World, db: Database, host: str, *, network: str = NULL
     if network != NULL_REF:
         for target in sorted({t for _, t in plans.values()}):
             assert_migration_network(db, network, target)
-    batch = max(1, abs(batch_size)) if batch_size else DEFAULT_BATCH_SIZE
+    batch = batch_size if batch_size > 0 else DEFAULT_BATCH_SIZE
     todo = list(plans.items())
     done = 0
 

@@ -1,5 +1,5 @@
-"""VM power operations: start, start_on, clean/hard shutdown, suspend, resume, resume_on,
-pool_migrate, with xapi's checks (power state, host enabled and live, memory, storage).
+"""VM power operations: start, start_on, clean/hard shutdown, clean/hard reboot, pause, unpause,
+suspend, resume, resume_on, pool_migrate, with xapi's checks (power state, host enabled and live, memory, storage).
 The logic is in xapisim.lifecycle.
 
 Sources: ocaml/xapi/message_forwarding.ml (VM), xapi_vm.ml, xapi_vm_lifecycle.ml,
@@ -60,6 +60,42 @@ async def hard_shutdown(call, vm):
     async with lifecycle.vm_operation(world, db, vm, "hard_shutdown", call):
         forward_to_resident(call, vm)
         await lifecycle.shutdown_vm(world, db, vm, clean=False)
+
+
+@api("VM.clean_reboot", "VM ref vm")
+async def clean_reboot(call, vm):
+    world, db = call.world, call.db
+    db.get("VM", vm)
+    async with lifecycle.vm_operation(world, db, vm, "clean_reboot", call):
+        forward_to_resident(call, vm)
+        await lifecycle.reboot_vm(world, db, vm, clean=True)
+
+
+@api("VM.hard_reboot", "VM ref vm")
+async def hard_reboot(call, vm):
+    world, db = call.world, call.db
+    db.get("VM", vm)
+    async with lifecycle.vm_operation(world, db, vm, "hard_reboot", call):
+        forward_to_resident(call, vm)
+        await lifecycle.reboot_vm(world, db, vm, clean=False)
+
+
+@api("VM.pause", "VM ref vm")
+async def pause(call, vm):
+    world, db = call.world, call.db
+    db.get("VM", vm)
+    async with lifecycle.vm_operation(world, db, vm, "pause", call):
+        forward_to_resident(call, vm)
+        lifecycle.pause_vm(world, db, vm, True)
+
+
+@api("VM.unpause", "VM ref vm")
+async def unpause(call, vm):
+    world, db = call.world, call.db
+    db.get("VM", vm)
+    async with lifecycle.vm_operation(world, db, vm, "unpause", call):
+        forward_to_resident(call, vm)
+        lifecycle.pause_vm(world, db, vm, False)
 
 
 @api("VM.suspend", "VM ref vm")
