@@ -198,6 +198,13 @@ pool:
     hosts:
       description: Number of hosts in the pool.
       type: int
+checks:
+  description:
+    - When a change is refused, the checks behind the refusal (master handover, HA requirements), each
+      as C(name), C(passed), C(detail), C(blocking) and C(overridable_by_force).
+  returned: when a change is refused
+  type: list
+  elements: dict
 actions:
   description: What the module did (or, in check mode, would do), in order.
   returned: success

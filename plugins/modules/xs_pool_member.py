@@ -108,6 +108,8 @@ options:
 notes:
   - C(pool.join) runs on the joining host and its API restarts about 10 seconds later; the module
     waits for the new member with XAPI events, up to O(timeout).
+  - When the joining host refuses connections (its API is starting, for example after a reboot), the
+    module keeps trying to log in to it for up to O(timeout) seconds.
   - The joining host's password and the pool's password are never returned or logged.
 """
 
@@ -266,6 +268,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._client import (
     connection_argument_spec,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
+    AuthenticationError,
     ConnectionFailedError,
     InvalidParameterError,
     RequestTimeoutError,
@@ -345,6 +348,11 @@ def ensure_member(module, client):
         try:
             # wait=True: a freshly installed or rebooted host's API may still be starting.
             candidate_client.login(wait=True)
+        except AuthenticationError:
+            raise AuthenticationError(
+                "Login to %s as %r failed: XAPI returned SESSION_AUTHENTICATION_FAILED (wrong user name or "
+                "password); check host_username and host_password, the credentials of the joining host. Nothing "
+                "was changed." % (candidate_client.url, params["host_username"])) from None
         except XapiError as error:
             if error.code != "HOST_IS_SLAVE":
                 raise

@@ -11,15 +11,13 @@ option. The tests run in file order on one lab, each starting where the previous
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from xapisim import Lab
 
 from conftest import LABS, TIME_SCALE
 from lab_helpers import control, host
-from test_xs_pool_member import is_write
+from membership_helpers import assert_clean, is_write, pools, writes
 
 
 @pytest.fixture(scope="module")
@@ -41,24 +39,6 @@ def member(lab, name, via="xs1", **extra):
 
 def eject(lab, name, via="xs1", **extra):
     return dict(connect(lab, via), xs_host=name, xs_state="absent", **extra)
-
-
-def writes(run):
-    return [call["method"] for call in run.calls if is_write(call)]
-
-
-def assert_clean(run, lab):
-    assert run.returncode == 0, run.output
-    assert run.sessions["total"] == 0, run.sessions
-    assert "Traceback" not in run.output
-    text = run.output + json.dumps(run.result) + json.dumps([call["args"] for call in run.calls])
-    for entry in lab.info["hosts"]:
-        assert entry["password"] not in text
-
-
-def pools(lab):
-    """{master name: sorted host names} of the lab's pools."""
-    return dict((pool["master"], sorted(pool["hosts"])) for pool in control(lab, "/state")["pools"])
 
 
 def add_vm(lab, host_name, vm_name, power_state, local_disk=False):

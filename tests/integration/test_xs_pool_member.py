@@ -18,6 +18,7 @@ from xapisim import Lab
 
 from conftest import LABS, TIME_SCALE
 from lab_helpers import control, host
+from membership_helpers import is_write
 
 # candidate -> the pre-flight check its refusal must name (seeds + BEHAVIOUR.md 1.2)
 REFUSED = {
@@ -66,15 +67,6 @@ def master_vars(lab):
 def join_vars(lab, name, **extra):
     candidate = host(lab, name)
     return dict(master_vars(lab), xs_host=candidate["url"], xs_host_password=candidate["password"], **extra)
-
-
-def is_write(call):
-    """A call that may change something. The simulator logs a method it does not know as "write"
-    (ARCHITECTURE.md says get_* are reads): such a read, refused as unknown, changed nothing."""
-    if call["kind"] != "write":
-        return False
-    unknown = call["status"] == "error" and (call["error"] or [""])[0] == "MESSAGE_METHOD_UNKNOWN"
-    return not (unknown and call["method"].split(".")[-1].startswith("get_"))
 
 
 def assert_clean(run, lab):

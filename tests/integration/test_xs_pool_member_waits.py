@@ -19,7 +19,7 @@ from xapisim import Lab
 
 from conftest import LABS
 from lab_helpers import arm_fault, clear_faults, control, host
-from test_xs_pool_member import is_write
+from membership_helpers import is_write
 
 TIME_SCALE = 0.2
 API_DOWN_SECONDS = 2.0

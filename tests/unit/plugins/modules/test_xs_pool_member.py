@@ -209,6 +209,12 @@ def test_xapi_refusing_the_join_is_explained(world, run_module):
     assert "management interface is on VLAN 10, the pool's on VLAN -1" in result["msg"]
 
 
+def test_a_wrong_candidate_password_names_the_host_options(world, run_module):
+    status, result = run_module(xs_pool_member.main, world.args(host_password="wrong"))
+    assert status == "fail" and "check host_username and host_password" in result["msg"]
+    assert writes(world.xapi) == [] and world.xapi.sessions == set()
+
+
 def test_the_candidate_password_is_required_to_join(world, run_module):
     args = world.args()
     del args["host_password"]
