@@ -26,6 +26,13 @@ SM_TYPES = {  # type -> (name, features); features matter for HA statefiles and 
 }
 
 
+def ocaml_float(value: float) -> str:
+    """A float as xapi writes it into other_config (OCaml string_of_float: %.12g, and a
+    trailing dot when that has none), e.g. agent_start_time "1795240087.13"."""
+    text = "%.12g" % value
+    return text if any(c in text for c in ".en") else text + "."
+
+
 def mac_for(host: str, device: str) -> str:
     digest = hashlib.sha256(f"{host}/{device}".encode()).digest()
     return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
@@ -81,7 +88,7 @@ def build_standalone(world: World, machine: Machine, with_vms: bool = True) -> N
               license_params=license_params(spec), license_server={k: str(v) for k, v in spec["license_server"].items()},
               external_auth_type=spec["external_auth"]["type"],
               external_auth_service_name=spec["external_auth"]["service_name"],
-              other_config={"agent_start_time": f"{machine.agent_start:.3f}."},
+              other_config={"agent_start_time": ocaml_float(machine.agent_start)},
               tls_verification_enabled=spec["tls_verification"], pending_guidances=list(spec["pending_guidances"]))
     spec["uuid"] = db.get("host", host)["uuid"]  # the host keeps its uuid through eject and re-install
     machine.host_ref = host

@@ -5,7 +5,7 @@ joiner's xapi restarts and `become_slave` points the machine at the master's dat
 from __future__ import annotations
 
 from .db import Database
-from .factory import cpu_info, create_bond, create_vlan, network_for_bridge, pool_cpu_info, the_pool
+from .factory import ocaml_float, cpu_info, create_bond, create_vlan, network_for_bridge, pool_cpu_info, the_pool
 from .model import NULL_REF, DateTime
 from .storage import plug_pbd
 from .world import Machine, World
@@ -104,7 +104,7 @@ def agent_started(world: World, machine: Machine) -> None:
     machine.agent_start = world.now()
     db, host = machine.db, machine.host_ref
     other = db.get("host", host)["other_config"]
-    db.set("host", host, other_config={**other, "agent_start_time": f"{machine.agent_start:.3f}."})
+    db.set("host", host, other_config={**other, "agent_start_time": ocaml_float(machine.agent_start)})
 
 
 def slave_hello(world: World, machine: Machine) -> None:
@@ -196,6 +196,9 @@ def form_pool(world: World, pool_spec: dict) -> None:
     for name in pool_spec["members"]:
         member = world.machine(name)
         host = push_into_pool(world, member, master)
+        # a join does not copy power-on settings; a lab's pool member has those of its lab entry
+        power = member.spec["power_on"]
+        db.set("host", host, power_on_mode=power["mode"], power_on_config={k: str(v) for k, v in power["config"].items()})
         become_slave(world, member, db, host, master.address)
         if member.powered:
             slave_started(world, member)
