@@ -74,6 +74,7 @@ keyed_groups:
     prefix: version
 """
 
+import os
 import re
 
 from ansible.errors import AnsibleParserError
@@ -93,6 +94,13 @@ def group_name(text):
     """A valid Ansible group name from any text: letters, digits and _ only, not starting with a digit."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", text)
     return "_" + name if name[:1].isdigit() else name
+
+
+def _empty_in_environment(value, origin):
+    """Whether an option's value comes from an environment variable that is set but empty."""
+    if value is None or not isinstance(origin, str) or not origin.startswith("env:"):
+        return False
+    return os.environ.get(origin[len("env:"):].strip()) == ""
 
 
 def pool_hosts(records):
@@ -145,6 +153,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         hostname, username, password, ca_path = (
             None if value is None else str(value)
             for value in (self.get_option(name) for name in ("hostname", "username", "password", "ca_path")))
+        if _empty_in_environment(*self.get_option_and_origin("ca_path")):
+            # An AWX credential without a CA sets XENSERVER_CA_PATH to "", which a path option turns into
+            # the current directory: empty means "not set" (the system CA store), as for the modules.
+            ca_path = None
         try:
             with XapiClient(hostname, username, password, self.get_option("validate_certs"), ca_path,
                             self.get_option("timeout")) as client:

@@ -189,3 +189,16 @@ def test_verify_file(tmp_path, file_name, accepted):
 def test_group_name():
     assert xs_pool.group_name("pool-of-four") == "pool_of_four"
     assert xs_pool.group_name("9lives") == "_9lives"
+
+
+def test_empty_ca_path_in_the_environment_means_not_set(inventory_source, monkeypatch, tmp_path):
+    # an AWX credential without a CA injects XENSERVER_CA_PATH="" (a path option would make it the cwd)
+    monkeypatch.setenv("XENSERVER_CA_PATH", "")
+    monkeypatch.chdir(tmp_path)
+    inventory = inventory_source(CONFIG)
+    assert sorted(inventory.hosts) == ["xs1", "xs2", "xs3"]
+
+
+def test_a_ca_path_that_is_not_a_file_is_one_clear_failure(inventory_source, tmp_path):
+    with pytest.raises(AnsibleParserError, match="cannot be used as a CA bundle"):
+        inventory_source(CONFIG + "ca_path: %s\n" % tmp_path)
