@@ -30,6 +30,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils import _client
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     InvalidParameterError,
     RequestTimeoutError,
+    XapiError,
     XenServerError,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._join_prechecks import Side, result
@@ -502,13 +503,17 @@ def designate_new_master(client, params, records, target_ref, timeout=None):
     delays = _client._backoff_delays()
     while True:
         probe = open_client(params, old_url)
+        redirected, master_uuid = False, None
         try:
             probe.login(wait=True)
             redirected = not same_address(probe.url, old_url)
-            master_uuid = None
             if redirected:
                 pool = next(iter(probe.read("pool.get_all_records").values()))
                 master_uuid = probe.read("host.get_uuid", pool["master"])
+        except XapiError as error:
+            if error.code != "HOST_IS_SLAVE":
+                raise
+            # Mid-transition both hosts may answer HOST_IS_SLAVE for a moment: not there yet.
         finally:
             close_following_master(probe)
         if redirected and master_uuid == target.get("uuid"):

@@ -287,3 +287,40 @@ def test_member_is_up_and_all_hosts_live():
     assert membership.all_hosts_live(state)
     records["host_metrics"]["OpaqueRef:metrics-xs3"]["live"] = False
     assert not membership.all_hosts_live(state)
+
+
+def test_designate_new_master_waits_until_logins_follow(xapi, monkeypatch):
+    """The old master answers logins itself for a while, then both answer HOST_IS_SLAVE for a moment,
+    then logins at the old master are sent to the new one."""
+    records = three_hosts()
+    old = xapi.add_endpoint("https://192.0.2.1/")
+    FakePoolXapi(xapi, old, records)
+    new = xapi.add_endpoint("https://192.0.2.2/")
+    FakePoolXapi(xapi, new, records)
+    pool = next(iter(records["pool"].values()))
+    logins = []
+
+    def designate(host):
+        pool["master"] = host
+        return ""
+    old.handlers["pool.designate_new_master"] = designate
+    original = old.handle
+
+    def handle(session, method, args):
+        if method.startswith("login") and pool["master"] == "OpaqueRef:host-xs2":
+            logins.append(method)
+            if len(logins) == 2:  # mid-transition: both redirect
+                new.master_address = "192.0.2.1"
+                old.master_address = "192.0.2.2"
+            elif len(logins) >= 3:
+                new.master_address = None
+                old.master_address = "192.0.2.2"
+        return original(session, method, args)
+    old.handle = handle
+    params = dict(hostname="192.0.2.1", username="root", password="secret", validate_certs=True, ca_path=None,
+                  timeout=300)
+    with XapiClient("192.0.2.1", "root", "secret") as client:
+        membership.designate_new_master(client, params, records, "OpaqueRef:host-xs2")
+        assert client.url == "https://192.0.2.2/"
+    assert len(logins) >= 3 and xapi.sleeps  # backed off between probes
+    assert xapi.sessions == set()
