@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .capture import add_arguments as add_capture_arguments, capture_main
 from .cli import validate_main
 from .labfile import LabError, load
 
@@ -39,9 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="override the lab's port")
     validate = sub.add_parser("validate", help="check a lab file; one line per problem")
     validate.add_argument("lab")
+    capture = sub.add_parser("capture", help="read a pool (read-only) and write it as a lab file, a twin")
+    add_capture_arguments(capture)
     args = parser.parse_args(argv)
     if args.command == "validate":
         return validate_main(args.lab)
+    if args.command == "capture":
+        return capture_main(args)
     try:
         lab = load(args.lab)
     except LabError as err:

@@ -61,11 +61,13 @@ def build_world(lab: dict) -> World:
 def create_shared_sr(world: World, db, sr: dict) -> str:
     """A shared SR as SR.create leaves it: a PBD per host, plugged where the storage is reachable."""
     storage = world.storage[sr["storage"]]
-    sr_type = sr["type"]
+    sr_type = {"iscsi": "lvmoiscsi"}.get(sr["type"], sr["type"])   # the lab's "iscsi" is XAPI's lvmoiscsi
     if sr_type in ("nfs", "iso"):
         config = {"server": storage["address"], "serverpath": sr["path"]}
     elif sr_type == "lvmoiscsi":
-        config = {"target": storage["address"], "targetIQN": sr["target"], "SCSIid": str(sr.get("lun", 0))}
+        target = next(t for t in storage["targets"] if t["iqn"] == sr["target"])
+        lun = next(lun for lun in target["luns"] if lun["id"] == sr["lun"])
+        config = {"target": storage["address"], "targetIQN": sr["target"], "SCSIid": lun["scsi_id"]}
     else:
         config = {"server": f"\\\\{storage['address']}\\{sr['share']}"}
     ref = _local_sr(db, next(iter(db.all("host"))), {"name": sr["name"], "type": sr_type, "size_gib": sr["size_gib"]}, shared=True)
