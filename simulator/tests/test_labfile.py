@@ -475,3 +475,17 @@ def test_validate_main_on_garbage_exits_1(tmp_path, capsys):
     assert validate_main(str(path)) == 1
     out = capsys.readouterr().out
     assert out.startswith(f"{path}: ") and "Traceback" not in out
+
+
+# -- faults: the same rules as POST /faults ----------------------------------------------------
+def test_lab_faults_are_checked_like_post_faults():
+    found = problems(minimal(faults=[{"kind": "crash", "host": "nope"}, {"kind": "boom"},
+                                     {"kind": "error", "method": "host.reboot"}]))
+    assert "faults[0].host: no host named 'nope'" in found
+    assert any(p.startswith("faults[1].kind: 'boom' is unknown; allowed: latency, error") for p in found)
+    assert "faults[2]: kind error needs code" in found
+
+
+def test_valid_lab_faults_load():
+    lab = load(minimal(faults=[{"kind": "slow_reboot", "host": "xs2", "factor": 3}]))
+    assert lab["faults"] == [{"kind": "slow_reboot", "host": "xs2", "factor": 3}]

@@ -15,6 +15,8 @@ import re
 
 import yaml
 
+from .world import fault_problems
+
 REQUIRED = object()   # a field's default when it must be given
 BAD = object()        # what a check returns for an invalid value (the caller uses the default)
 
@@ -288,7 +290,7 @@ class Rec(Field):
 
 
 class Fault(Field):
-    """Part 1 only checks the shape: a mapping with a string "kind"."""
+    """The shape here; the kinds and their keys are checked with the hosts (`_normalize`)."""
     kind = "a mapping"
 
     def allowed(self):
@@ -571,6 +573,8 @@ def _normalize(raw, out):
             for k, sr in enumerate(h["shared_srs"]):
                 _shared_sr(sr, f"hosts[{i}].shared_srs[{k}]", storage, out, need_storage=False)
     _vms(lab, pool_of, out)
+    # the same rules as POST /faults on the control interface
+    out.extend(fault_problems(lab["faults"], {h["name"] for h in hosts}, set(storage)))
     return lab
 
 

@@ -45,6 +45,44 @@ FAULT_KINDS = {
 }
 
 
+def fault_problems(faults: list, hosts: set, storages: set) -> list[str]:
+    """One line per problem in a list of fault requests (POST /faults and a lab's `faults:`)."""
+    problems = []
+    for i, fault in enumerate(faults):
+        where = f"faults[{i}]"
+        if not isinstance(fault, dict):
+            problems.append(f"{where}: must be an object with a kind; allowed kinds: {', '.join(FAULT_KINDS)}")
+            continue
+        kind = fault.get("kind")
+        if kind not in FAULT_KINDS:
+            problems.append(f"{where}.kind: {kind!r} is unknown; allowed: {', '.join(FAULT_KINDS)}")
+            continue
+        required, optional = FAULT_KINDS[kind]
+        missing = required - set(fault)
+        unknown = set(fault) - required - optional - {"kind"}
+        if missing:
+            problems.append(f"{where}: kind {kind} needs {', '.join(sorted(missing))}")
+        if unknown:
+            problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(required | optional))}")
+        if "host" in fault and fault["host"] is not None and fault["host"] not in hosts:
+            problems.append(f"{where}.host: no host named {fault['host']!r}")
+        if "storage" in fault and fault["storage"] not in storages:
+            problems.append(f"{where}.storage: no storage server named {fault['storage']!r}")
+        times = fault.get("times", 1)
+        if not (times == "always" or (isinstance(times, int) and times > 0)):
+            problems.append(f"{where}.times: must be a positive integer or \"always\"")
+        for key in ("seconds", "factor"):
+            if key in fault and not (isinstance(fault[key], (int, float)) and fault[key] >= 0):
+                problems.append(f"{where}.{key}: must be a number >= 0")
+        if "params" in fault and not (isinstance(fault["params"], list) and all(isinstance(p, str) for p in fault["params"])):
+            problems.append(f"{where}.params: must be a list of strings")
+        for key in ("method", "code"):
+            optional_null = key not in required and fault.get(key) is None
+            if key in fault and not optional_null and not (isinstance(fault[key], str) and fault[key]):
+                problems.append(f"{where}.{key}: must be a non-empty string")
+    return problems
+
+
 @dataclass
 class Faults:
     """Armed faults: deterministic, counted down when they fire."""
@@ -53,39 +91,7 @@ class Faults:
     def arm(self, request, world: "World") -> list[str]:
         """Validates and arms one fault or a list; returns the problems (nothing armed if any)."""
         faults = request if isinstance(request, list) else [request]
-        problems = []
-        for i, fault in enumerate(faults):
-            where = f"faults[{i}]"
-            if not isinstance(fault, dict):
-                problems.append(f"{where}: must be an object with a kind; allowed kinds: {', '.join(FAULT_KINDS)}")
-                continue
-            kind = fault.get("kind")
-            if kind not in FAULT_KINDS:
-                problems.append(f"{where}.kind: {kind!r} is unknown; allowed: {', '.join(FAULT_KINDS)}")
-                continue
-            required, optional = FAULT_KINDS[kind]
-            missing = required - set(fault)
-            unknown = set(fault) - required - optional - {"kind"}
-            if missing:
-                problems.append(f"{where}: kind {kind} needs {', '.join(sorted(missing))}")
-            if unknown:
-                problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(required | optional))}")
-            if "host" in fault and fault["host"] is not None and fault["host"] not in {m.name for m in world.machines}:
-                problems.append(f"{where}.host: no host named {fault['host']!r}")
-            if "storage" in fault and fault["storage"] not in world.storage:
-                problems.append(f"{where}.storage: no storage server named {fault['storage']!r}")
-            times = fault.get("times", 1)
-            if not (times == "always" or (isinstance(times, int) and times > 0)):
-                problems.append(f"{where}.times: must be a positive integer or \"always\"")
-            for key in ("seconds", "factor"):
-                if key in fault and not (isinstance(fault[key], (int, float)) and fault[key] >= 0):
-                    problems.append(f"{where}.{key}: must be a number >= 0")
-            if "params" in fault and not (isinstance(fault["params"], list) and all(isinstance(p, str) for p in fault["params"])):
-                problems.append(f"{where}.params: must be a list of strings")
-            for key in ("method", "code"):
-                optional_null = key not in required and fault.get(key) is None
-                if key in fault and not optional_null and not (isinstance(fault[key], str) and fault[key]):
-                    problems.append(f"{where}.{key}: must be a non-empty string")
+        problems = fault_problems(faults, {m.name for m in world.machines}, set(world.storage))
         if not problems:
             for fault in faults:
                 self.armed.append({"times": 1, **fault} if fault["kind"] in ("error", "drop_connection") else dict(fault))
