@@ -18,9 +18,9 @@ class ModuleDocFragment(object):
 options:
   blocked_vms:
     description:
-      - What to do with the VMs that XAPI would not move off the host (C(host.get_vms_which_prevent_evacuation):
-        a disk on local storage, not enough free memory on the other hosts, a passthrough device, HA not
-        protecting them...).
+      - What to do with the VMs that XAPI would not move off the host, as C(host.get_vms_which_prevent_evacuation)
+        lists them - a disk on local storage, not enough free memory on the other hosts, a passthrough device,
+        HA not protecting them...
       - V(refuse) stops before anything is changed and lists each such VM with the reason in words.
       - V(shutdown) shuts them down (cleanly; hard when the guest has no PV drivers) and records them, so that
         leaving maintenance starts them on this host again.

@@ -665,7 +665,7 @@ class Maintenance(object):
             self.report["actions"].extend("rollback: " + action for action in undo.report["actions"])
             self.report["vms_not_restored"] = undo.report["vms_not_restored"]
             steps.append("host %s is enabled again" % name)
-            moved_back = [vm for vm in undo.report["vms"]]
+            moved_back = list(undo.report["vms"])
             if moved_back:
                 steps.append("%d VM%s brought back (%s)" % (len(moved_back), "" if len(moved_back) == 1 else "s",
                                                             ", ".join(vm["name"] for vm in moved_back)))

@@ -19,7 +19,7 @@ description:
     with C(LICENSE_HOST_POOL_MISMATCH)), so align editions with this module first.
   - Only what is given is compared and changed.
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._attributes

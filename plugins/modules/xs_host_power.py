@@ -30,7 +30,7 @@ description:
   - Power-on modes the host's version has removed are refused with the reason - C(iLO) since Citrix Hypervisor
     8.0, C(DRAC) since xapi 24.19 (replaced by C(IPMI)); C(IPMI) before xapi 24.19.
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._maintenance

@@ -28,7 +28,7 @@ description:
   - When a run is interrupted (connection lost, deadline reached), the host's records are kept; running the
     module again finishes the job from them.
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._maintenance

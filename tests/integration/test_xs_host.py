@@ -88,8 +88,8 @@ def test_edition_from_the_license_server(lab, playbook):
 
 
 def test_an_unreachable_license_server_is_refused_and_the_old_one_put_back(lab, playbook):
-    run = playbook(lab, "xs_host.yml", identity(lab, "xs3", edition="premier",
-                                                 license_server={"address": "nowhere.example", "port": 27001}))
+    elsewhere = {"address": "nowhere.example", "port": 27001}
+    run = playbook(lab, "xs_host.yml", identity(lab, "xs3", edition="premier", license_server=elsewhere))
     message = failed(run, lab)
     assert message.startswith("Applying edition premier to host xs3 failed: XAPI returned LICENSE_CHECKOUT_ERROR")
     assert "check the license server address and port" in message

@@ -69,7 +69,7 @@ class _LabTransport(xmlrpc.client.SafeTransport):
 @contextlib.contextmanager
 def xapi(lab):
     """A XenAPI session to the pool master, to look at what the modules do not return (secrets)."""
-    master = next(entry for entry in lab.info["hosts"] if entry["name"] == master_name(lab))
+    master = [entry for entry in lab.info["hosts"] if entry["name"] == master_name(lab)][0]
     session = XenAPI.Session(master["url"], transport=_LabTransport(lab))
     session.xenapi.login_with_password(master["username"], master["password"], "1.0", "pytest")
     try:

@@ -21,14 +21,14 @@ import itertools
 
 GIB = 1024 ** 3
 NULL = "OpaqueRef:NULL"
+VMS_PER_HOST = (("web", "Running"), ("db", "Running"), ("batch", "Suspended"), ("tmpl", "Halted"))
 WRITE_PREFIXES = ("Async.", "host.disable", "host.enable", "host.add", "host.remove", "host.set", "host.evacuate",
                   "host.reboot", "host.shutdown", "host.power_on", "host.apply_edition", "pool.designate",
                   "VM.", "secret.create", "secret.destroy")
 
 
 class FakePool(object):
-    def __init__(self, xapi, hosts=3, vms_per_host=(("web", "Running"), ("db", "Running"), ("batch", "Suspended"),
-                                                     ("tmpl", "Halted")), xapi_version="25.6"):
+    def __init__(self, xapi, hosts=3, vms_per_host=VMS_PER_HOST, xapi_version="25.6"):
         self.xapi = xapi
         # The fake XenAPI's own Failure class (pytest loads conftest under another module name).
         self.Failure = xapi.module.Failure

@@ -201,8 +201,8 @@ def test_choose_new_master_none_left():
 
 # ---- versions and times ----
 
-@pytest.mark.parametrize("xapi, persistent", [("25.31", True), ("26.0", True), ("25.6", False), ("1.249", False),
-                                               ("", False), ("abc", False)])
+@pytest.mark.parametrize("xapi, persistent", [
+    ("25.31", True), ("26.0", True), ("25.6", False), ("1.249", False), ("", False), ("abc", False)])
 def test_persistent_disable_by_xapi_version(xapi, persistent):
     assert m.supports_persistent_disable({"software_version": {"xapi": xapi}}) is persistent
 

@@ -61,8 +61,8 @@ def test_plan_other_config_merge_and_removal():
 
 
 def test_plan_refuses_unknown_editions_and_maintenance_keys():
-    with pytest.raises(InvalidParameterError, match="edition 'gold' is not available on host xs2; its editions are: "
-                                                   "trial, standard, premier"):
+    expected = "edition 'gold' is not available on host xs2; its editions are: trial, standard, premier"
+    with pytest.raises(InvalidParameterError, match=expected):
         xs_host.plan(HOST, params(edition="gold"))
     with pytest.raises(InvalidParameterError, match="xs_maintenance"):
         xs_host.plan(HOST, params(other_config={"MAINTENANCE_MODE": "true"}))

@@ -23,6 +23,12 @@ def pool(xapi):
     return FakePool(xapi, hosts=3)
 
 
+def ipmi(password):
+    options = dict(IPMI)
+    options["power_on_password"] = password
+    return options
+
+
 def args(**kwargs):
     base = dict(hostname="https://192.0.2.1/", password="secret", host="xs2")
     base.update(kwargs)
@@ -101,7 +107,7 @@ def test_configure_twice_compares_the_stored_secret_and_changes_nothing(pool, ru
 def test_a_new_password_replaces_the_secret_and_the_old_one_is_gone(pool, run_module):
     run_module(xs_host_power.main, args(**IPMI))
     old = pool.host(2)["power_on_config"]["power_on_password_secret"]
-    status, result = run_module(xs_host_power.main, args(_ansible_diff=True, **dict(IPMI, power_on_password="new-pw")))
+    status, result = run_module(xs_host_power.main, args(_ansible_diff=True, **ipmi("new-pw")))
     assert status == "exit" and result["changed"] is True
     new = pool.host(2)["power_on_config"]["power_on_password_secret"]
     assert new != old and secrets(pool) == {new: "new-pw"}
@@ -138,12 +144,12 @@ def test_the_old_secret_is_removed_even_when_xapi_left_it(pool, run_module):
     run_module(xs_host_power.main, args(**IPMI))
     pool.handlers["host.set_power_on_mode"] = lambda ref, mode, config: pool.host(2).update(
         power_on_mode=mode, power_on_config=dict(config)) or ""
-    run_module(xs_host_power.main, args(**dict(IPMI, power_on_password="new-pw")))
+    run_module(xs_host_power.main, args(**ipmi("new-pw")))
     assert list(secrets(pool).values()) == ["new-pw"]
 
 
 def test_ipmi_without_a_password_is_refused(pool, run_module):
-    status, result = run_module(xs_host_power.main, args(**dict(IPMI, power_on_password=None)))
+    status, result = run_module(xs_host_power.main, args(**ipmi(None)))
     assert status == "fail"
     assert result["msg"] == "power_on_mode IPMI needs power_on_password."
     assert pool.writes() == []
@@ -178,7 +184,7 @@ def test_power_on_a_host_that_is_off(pool, run_module):
 
 
 def test_wrong_bmc_password_is_refused_with_a_clear_message(pool, run_module):
-    run_module(xs_host_power.main, args(**dict(IPMI, power_on_password="wrong")))
+    run_module(xs_host_power.main, args(**ipmi("wrong")))
     pool.set_live("OpaqueRef:host2", False)
     status, result = run_module(xs_host_power.main, args(state="powered_on"))
     assert status == "fail"

@@ -200,7 +200,7 @@ def test_persistent_disable_where_the_version_has_it(xapi, run_module):
     pool = FakePool(xapi, hosts=3, xapi_version="25.31")
     status, result = run_module(xs_maintenance.main, args())
     assert status == "exit", result
-    assert ("host.disable", ("OpaqueRef:host2", False)) in [(m, a) for m, a in pool.writes()]
+    assert ("host.disable", ("OpaqueRef:host2", False)) in pool.writes()
     assert "OpaqueRef:host2" in pool.persistent_disabled
 
 
