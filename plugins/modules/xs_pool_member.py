@@ -334,85 +334,116 @@ def ensure_member(module, client):
     params = module.params
     pool_side = membership.read_side(client)
     records = pool_side.records
-    pool_name = _pool_label(records)
-    master = pool_side.host
-    names = _host_names(records)
-
     member_ref = membership.find_host(records, params["host"], by_name=False)
     if member_ref is not None:
-        return _already_member(records, member_ref, "%s is already a member of pool %s" % (params["host"], pool_name))
+        return _already_member(records, member_ref, "%s is already a member of pool %s"
+                               % (params["host"], _pool_label(records)))
 
     candidate_client = membership.open_client(params, params["host"], params["host_username"],
                                               params["host_password"], follow_master=False)
     try:
-        try:
-            # wait=True: a freshly installed or rebooted host's API may still be starting.
-            candidate_client.login(wait=True)
-        except AuthenticationError:
-            raise AuthenticationError(
-                "Login to %s as %r failed: XAPI returned SESSION_AUTHENTICATION_FAILED (wrong user name or "
-                "password); check host_username and host_password, the credentials of the joining host. Nothing "
-                "was changed." % (candidate_client.url, params["host_username"])) from None
-        except XapiError as error:
-            if error.code != "HOST_IS_SLAVE":
-                raise
-            named = error.params[0] if error.params else ""
-            if any(membership.same_address(named, ours) for ours in (master.get("address", ""), client.url)):
-                return dict(changed=False, host=None, preflight=[], actions=[], join_method=None, storage=[],
-                            cleared_pool_srs=[], diff=_diff(names, names),
-                            msg="%s is already a member of pool %s (its login names our master %s)"
-                                % (params["host"], pool_name, named))
-            detail = ("%s is a member of another pool, whose master is %s; eject it from that pool first (or point "
-                      "the connection options at that pool)" % (params["host"], named))
-            raise Refused("Refusing to join %s to pool %s: not_in_another_pool: %s. Nothing was changed."
-                          % (params["host"], pool_name, detail),
-                          preflight=[result("not_in_another_pool", False, detail)])
+        outcome = _log_in_to_candidate(candidate_client, params, client, pool_side)
+        if outcome is not None:
+            return outcome
         candidate = membership.read_side(candidate_client)
-        if candidate.host.get("uuid") in [host.get("uuid") for host in records["host"].values()]:
-            member_ref = next(ref for ref, host in records["host"].items() if host.get("uuid") == candidate.host["uuid"])
-            return _already_member(records, member_ref, "%s is already a member of pool %s" % (params["host"], pool_name))
-
-        checks = run_prechecks(candidate, pool_side, max_clock_skew=params["max_clock_skew"])
-        refused = refusals(checks, params["force"])
-        if refused:
-            raise Refused("Refusing to join %s to pool %s: %d pre-flight check(s) failed - %s. Nothing was changed."
-                          % (candidate.name, pool_name, len(refused), describe(refused)), preflight=checks)
-        for warning in non_blocking_failures(checks, params["force"]):
-            module.warn("%s: %s" % (warning["name"], warning["detail"]))
-
-        method = "pool.join_force" if params["force"] and needs_force(checks) else "pool.join"
-        to_clear = membership.non_shared_pool_srs(records)
-        actions = ["join %s to pool %s (%s)" % (candidate.name, pool_name, method)]
-        actions += ["clear the pool's %s (%s, not shared)" % (option, records["SR"][ref].get("name_label", ""))
-                    for _field, option, ref in to_clear]
-        planned = dict(changed=True, preflight=checks, actions=actions, join_method=method,
-                       diff=_diff(names, names + [candidate.host.get("name_label", "")]),
-                       cleared_pool_srs=[dict(setting=option, sr=membership.sr_name(records["SR"], ref))
-                                         for _field, option, ref in to_clear])
+        pool_uuids = dict((host.get("uuid"), ref) for ref, host in records["host"].items())
+        if candidate.host.get("uuid") in pool_uuids:
+            return _already_member(records, pool_uuids[candidate.host["uuid"]], "%s is already a member of pool %s"
+                                   % (params["host"], _pool_label(records)))
+        planned = _plan_join(module, candidate, pool_side)
         if module.check_mode:
-            return dict(planned, storage=[], host=dict(name=candidate.host.get("name_label", ""),
-                                                       uuid=candidate.host.get("uuid", ""),
-                                                       address=candidate.host.get("address", ""),
-                                                       is_master=False, live=False, enabled=False))
-        uuid = candidate.host.get("uuid")
-        master_address = params["master_address"] or master.get("address")
-        try:
-            action = "Joining %s to pool %s (%s on %s)" % (candidate.name, pool_name, method, candidate_client.url)
-            candidate_client.write(method, master_address, params["username"], params["password"], action=action)
-            lost_connection = None
-        except (ConnectionFailedError, RequestTimeoutError) as error:
-            # The host may have joined and restarted before answering: the pool knows.
-            lost_connection = error
+            return planned
+        lost_connection = _join(candidate_client, params, planned, candidate, pool_side)
     finally:
         # Log out at once: the joining host's API restarts shortly after pool.join returns.
         candidate_client.close()
+    return _after_join(module, client, candidate, planned, lost_connection)
 
+
+def _log_in_to_candidate(candidate_client, params, client, pool_side):
+    """Log in to the joining host itself. Returns None when logged in, or the no-change outcome
+    when its login says it already is a member of this pool; refuses a member of another pool."""
+    records = pool_side.records
+    pool_name = _pool_label(records)
+    try:
+        # wait=True: a freshly installed or rebooted host's API may still be starting.
+        candidate_client.login(wait=True)
+        return None
+    except AuthenticationError:
+        raise AuthenticationError(
+            "Login to %s as %r failed: XAPI returned SESSION_AUTHENTICATION_FAILED (wrong user name or password); "
+            "check host_username and host_password, the credentials of the joining host. Nothing was changed."
+            % (candidate_client.url, params["host_username"])) from None
+    except XapiError as error:
+        if error.code != "HOST_IS_SLAVE":
+            raise
+        named = error.params[0] if error.params else ""
+    if any(membership.same_address(named, ours) for ours in (pool_side.host.get("address", ""), client.url)):
+        names = _host_names(records)
+        return dict(changed=False, host=None, preflight=[], actions=[], join_method=None, storage=[],
+                    cleared_pool_srs=[], diff=_diff(names, names),
+                    msg="%s is already a member of pool %s (its login names our master %s)"
+                        % (params["host"], pool_name, named))
+    detail = ("%s is a member of another pool, whose master is %s; eject it from that pool first (or point the "
+              "connection options at that pool)" % (params["host"], named))
+    raise Refused("Refusing to join %s to pool %s: not_in_another_pool: %s. Nothing was changed."
+                  % (params["host"], pool_name, detail), preflight=[result("not_in_another_pool", False, detail)])
+
+
+def _plan_join(module, candidate, pool_side):
+    """The pre-flight report and the planned changes; refuses when a blocking check failed."""
+    params = module.params
+    records = pool_side.records
+    pool_name = _pool_label(records)
+    checks = run_prechecks(candidate, pool_side, max_clock_skew=params["max_clock_skew"])
+    refused = refusals(checks, params["force"])
+    if refused:
+        raise Refused("Refusing to join %s to pool %s: %d pre-flight check(s) failed - %s. Nothing was changed."
+                      % (candidate.name, pool_name, len(refused), describe(refused)), preflight=checks)
+    for warning in non_blocking_failures(checks, params["force"]):
+        module.warn("%s: %s" % (warning["name"], warning["detail"]))
+
+    # join_force only when a check it is meant for failed: XAPI's own homogeneity check stays on otherwise.
+    method = "pool.join_force" if params["force"] and needs_force(checks) else "pool.join"
+    to_clear = membership.non_shared_pool_srs(records)
+    names = _host_names(records)
+    return dict(
+        changed=True, preflight=checks, join_method=method, storage=[],
+        actions=["join %s to pool %s (%s)" % (candidate.name, pool_name, method)] + [
+            "clear the pool's %s (%s, not shared)" % (option, records["SR"][ref].get("name_label", ""))
+            for _field, option, ref in to_clear],
+        cleared_pool_srs=[dict(setting=option, sr=membership.sr_name(records["SR"], ref))
+                          for _field, option, ref in to_clear],
+        diff=_diff(names, names + [candidate.host.get("name_label", "")]),
+        host=dict(name=candidate.host.get("name_label", ""), uuid=candidate.host.get("uuid", ""),
+                  address=candidate.host.get("address", ""), is_master=False, live=False, enabled=False),
+    )
+
+
+def _join(candidate_client, params, planned, candidate, pool_side):
+    """pool.join (or join_force) on the joining host. Returns the connection error when the answer
+    was lost: the host may have joined and restarted before answering, and the pool will tell."""
+    method = planned["join_method"]
+    master_address = params["master_address"] or pool_side.host.get("address")
+    action = "Joining %s to pool %s (%s on %s)" % (candidate.name, _pool_label(pool_side.records), method,
+                                                   candidate_client.url)
+    try:
+        candidate_client.write(method, master_address, params["username"], params["password"], action=action)
+    except (ConnectionFailedError, RequestTimeoutError) as error:
+        return error
+    return None
+
+
+def _after_join(module, client, candidate, planned, lost_connection):
+    """Wait until the new member is live and enabled, clear pool SR settings that point at storage
+    that is not shared, and report the new member's shared-SR attachments."""
+    uuid = candidate.host.get("uuid")
     try:
         client.wait_for(["host", "host_metrics"], membership.member_is_up(uuid),
-                        "%s to be a live, enabled member of pool %s" % (candidate.name, pool_name))
+                        "%s to be a live, enabled member of the pool" % candidate.name)
     except RequestTimeoutError:
         if lost_connection is not None:
-            raise lost_connection
+            raise lost_connection from None
         raise
     records = client.get_all_records_of(AFTER_JOIN_CLASSES)
     new_ref = next(ref for ref, host in records["host"].items() if host.get("uuid") == uuid)
@@ -428,8 +459,9 @@ def ensure_member(module, client):
             module.warn("shared SR %s is not attached on %s: %s" % (entry["sr"], candidate.name, entry["likely_cause"]))
     actions = planned["actions"][:1] + ["clear the pool's %s (%s, not shared)" % (entry["setting"], entry["sr"]["name"])
                                         for entry in cleared]
+    names_before = planned["diff"]["before"]["hosts"]
     return dict(planned, actions=actions, cleared_pool_srs=cleared, storage=storage,
-                host=membership.host_facts(records, new_ref), diff=_diff(names, _host_names(records)))
+                host=membership.host_facts(records, new_ref), diff=_diff(names_before, _host_names(records)))
 
 
 def _already_member(records, ref, message):
