@@ -232,3 +232,34 @@ def test_a_run_dying_between_disable_and_evacuate_is_finished_by_the_next(local_
     run = playbook(local_lab, "xs_maintenance.yml", maintain(local_lab, "xs2", state="active"))
     succeeded(run, local_lab)
     assert placement(local_lab) == local_lab.initial
+
+
+# ---- a version whose host.disable takes auto_enable ----
+
+def newer_xapi(lab_dict):
+    lab_dict["host_defaults"]["software"] = {"xapi": "25.31"}
+
+
+@pytest.fixture(scope="module")
+def newer_lab(tmp_path_factory):
+    with start_lab(tmp_path_factory, "maintenance-25.31", newer_xapi) as running:
+        running.initial = placement(running)
+        yield running
+
+
+def test_disable_asks_to_stay_disabled_where_the_version_has_auto_enable(newer_lab, playbook):
+    run = playbook(newer_lab, "xs_maintenance.yml", maintain(newer_lab, "xs2"))
+    succeeded(run, newer_lab)
+    disables = [(call["status"], call["error"]) for call in run.calls if call["method"] == "host.disable"]
+    # xapi 25.31 has host.disable(host, auto_enable): the module sends auto_enable=false. This
+    # simulator's datamodel has no auto_enable yet, so it answers MESSAGE_PARAMETER_COUNT_MISMATCH
+    # and the module disables the host the old way.
+    if disables[0][0] == "error":
+        assert disables[0][1][:2] == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "host.disable"]
+        assert disables[1:] == [("ok", None)]
+    else:
+        assert disables == [("ok", None)]
+    assert host_record(newer_lab, "xs2")["enabled"] is False
+    run = playbook(newer_lab, "xs_maintenance.yml", maintain(newer_lab, "xs2", state="active"))
+    succeeded(run, newer_lab)
+    assert placement(newer_lab) == newer_lab.initial
