@@ -165,6 +165,18 @@ def test_former_master_leaves_maintenance_with_its_vms(lab, playbook):
     assert succeeded(again, lab)["changed"] is False and writes(again) == []
 
 
+def test_evacuation_over_the_storage_network(lab, playbook):
+    storage = next(ref for ref, network in objects(lab, "network").items() if network["bridge"] == "xenbr1")
+    run = playbook(lab, "xs_maintenance.yml", maintain(lab, "xs3", migration_network="xenbr1"))
+    succeeded(run, lab)
+    evacuate = next(call for call in run.calls if call["method"] == "Async.host.evacuate")
+    assert evacuate["args"][1] == storage
+    assert on_host(lab, "xs3") == []
+    run = playbook(lab, "xs_maintenance.yml", maintain(lab, "xs3", state="active"))
+    succeeded(run, lab)
+    assert placement(lab) == lab.initial
+
+
 # ---- a VM on local storage ----
 
 def test_a_local_disk_blocks_entry_with_a_clear_list(local_lab, playbook):
