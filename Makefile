@@ -1,7 +1,7 @@
 # Two commands for a fresh clone (Python 3.11, make, and the package registries):
 #   make demo   start the three-standalone simulated lab, print its pools with xs_pool_info, stop it
 #   make test   every check CI runs, in order, stopping at the first failure
-# Sub-targets: setup unit simulator-tests integration molecule sanity lint
+# Sub-targets: setup unit simulator-tests integration molecule sanity lint ee-context
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -30,7 +30,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Tools call each other by name (antsibull-docs runs ansible-doc, ansible-lint runs ansible-playbook).
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test setup unit simulator-tests integration molecule sanity lint clean
+.PHONY: demo test setup unit simulator-tests integration molecule sanity lint ee-context clean
 
 setup: $(STAMP) $(COLLECTION_LINK)
 
@@ -97,6 +97,18 @@ lint: setup
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/python tests/sanity/check_action_group.py
+
+# The build context of the execution environment for AWX / Automation Platform
+# (extensions/awx/execution-environment.yml), offline: the collection built from the checkout, then
+# ansible-builder create. Build the image with: podman build -t xenserver-pools-ee build/ee-context
+ee-context: setup
+	rm -rf build/ee-context build/ee-collection
+	mkdir -p build/ee-collection
+	$(BIN)/ansible-galaxy collection build --force --output-path build/ee-collection .
+	cp build/ee-collection/xenserver-pools-*.tar.gz build/ee-collection/xenserver-pools.tar.gz
+	$(BIN)/ansible-builder create --file extensions/awx/execution-environment.yml --context build/ee-context \
+		--output-filename Containerfile
+	@echo "ee-context: build/ee-context/Containerfile is ready (podman build -t xenserver-pools-ee build/ee-context)"
 
 clean:
 	rm -rf build collections .ansible .pytest_cache
