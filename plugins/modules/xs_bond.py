@@ -342,7 +342,9 @@ def run(module, client, properties, done):
                                        params["management"])
             plan.append((host_ref, steps))
             after[summary["host"]] = summary
-    actions = [text for _host, steps in plan for text, _kind, _data in steps]
+    # in the order they are carried out: management moves wait until every bond exists
+    actions = ([text for _host, steps in plan for text, kind, _data in steps if kind != "management"]
+               + [text for _host, steps in plan for text, kind, _data in steps if kind == "management"])
     if params["state"] == "present" and network_ref is None:
         actions.insert(0, "create network %r" % params["network"])
     result = dict(changed=bool(actions), actions=actions, network=network_info,

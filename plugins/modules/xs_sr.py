@@ -690,6 +690,12 @@ def absent(run, records):
             if run.act("unplug SR %s on %s" % (label, host_name(records, host))):
                 run.client.write("PBD.unplug", pbds[host][0], repeat_safe=True,
                                  action="Unplugging SR %s on %s" % (label, host_name(records, host)))
+    # XAPI would leave the pool pointing at an SR that no longer exists (<not in database>)
+    pool_ref = next(iter(records["pool"]))
+    for field, what in (("default_SR", "default SR"), ("suspend_image_SR", "suspend image SR"),
+                        ("crash_dump_SR", "crash dump SR")):
+        if pool.get(field) == sr_ref and run.act("clear the pool's %s (was %s)" % (what, label)):
+            run.client.write("pool.set_%s" % field, pool_ref, NULL_REF)
     if params["destroy_data"]:
         if run.act("destroy SR %s" % label):
             run.client.run_task("SR.destroy", sr_ref, what="destroying SR %s" % label)
