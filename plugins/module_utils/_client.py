@@ -349,10 +349,26 @@ class XapiClient(object):
             return
         for task in list(self._tasks):
             self._destroy_task(task, session)
+        ref = session._session
         try:
             session.xenapi_request("session.logout", ())
+        except XenAPI.Failure as failure:
+            details = list(failure.details)
+            if details[:1] == ["HOST_IS_SLAVE"] and len(details) > 1:
+                self._logout_at_master(details[1], ref)
         except Exception:  # pylint: disable=broad-except
             # Nothing useful to do: the host is gone or the session already expired.
+            pass
+
+    def _logout_at_master(self, address, ref):
+        """The master moved while we worked (designate, maintenance of the master): the session
+        lives on the new master. The SDK forgets the ref in its own "session.logout", so send
+        xapi's "session_logout" alias, which the SDK passes through like any other call."""
+        session = self._new_session(replace_host(self.url, address))
+        session._session = ref
+        try:
+            session.xenapi_request("session_logout", ())
+        except Exception:  # pylint: disable=broad-except
             pass
 
     def _new_session(self, url):

@@ -474,16 +474,6 @@ def all_hosts_live(state):
     return bool(hosts) and all(metrics.get(host.get("metrics"), {}).get("live") for host in hosts.values())
 
 
-def close_following_master(client):
-    """Log out even if the host became a pool member meanwhile: one read first moves the client
-    to the current master (HOST_IS_SLAVE is followed), where the session lives."""
-    try:
-        client.read("pool.get_all")
-    except XenServerError:
-        pass  # the host is gone or restarting: close() still tries
-    client.close()
-
-
 def designate_new_master(client, params, records, target_ref, timeout=None):
     """pool.designate_new_master, then wait until a login at the old master's address is sent to
     the new master, and until every host is live again. The client ends up on the new master.
@@ -515,7 +505,7 @@ def designate_new_master(client, params, records, target_ref, timeout=None):
                 raise
             # Mid-transition both hosts may answer HOST_IS_SLAVE for a moment: not there yet.
         finally:
-            close_following_master(probe)
+            probe.close()
         if redirected and master_uuid == target.get("uuid"):
             break
         if deadline.passed():

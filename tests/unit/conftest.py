@@ -67,7 +67,7 @@ class FakeEndpoint(object):
             raise Failure(["HOST_IS_SLAVE", self.master_address])
         if session not in self.xapi.sessions:
             raise Failure(["SESSION_INVALID", session])
-        if method == "session.logout":
+        if method in ("session.logout", "session_logout"):
             self.sessions.discard(session)
             self.xapi.sessions.discard(session)
             self.xapi.logged_out.append(session)

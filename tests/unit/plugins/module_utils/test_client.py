@@ -194,6 +194,18 @@ def test_logout_is_registered_with_atexit_and_idempotent(xapi):
     assert xapi.methods().count("session.logout") == 1
 
 
+def test_logout_follows_a_master_that_moved_while_we_worked(xapi):
+    old_master = xapi.add_endpoint(MASTER)
+    client = make_client()
+    client.login()
+    # designate_new_master: the old master now answers HOST_IS_SLAVE, the session lives on
+    old_master.master_address = "192.0.2.9"
+    xapi.add_endpoint("https://192.0.2.9/")
+    client.close()
+    assert xapi.sessions == set()
+    assert xapi.calls[-1][:2] == ("https://192.0.2.9/", "session_logout")
+
+
 def test_member_redirects_to_the_master_keeping_scheme_and_port(xapi):
     xapi.add_endpoint("https://192.0.2.2:8443/", master_address="192.0.2.1")
     xapi.add_endpoint("https://192.0.2.1:8443/").records["host"] = {"OpaqueRef:h1": {"uuid": "h1"}}
