@@ -440,6 +440,87 @@ ERROR_EXPLANATIONS = {
         "TLS verification is being enabled right now",
         "wait until that has finished",
     ),
+    # --- storage and networking: xs_sr, xs_pif, xs_bond (issue 6) ---
+    "SR_NOT_SHARABLE": (
+        "storage repository {0} is local and already attached on another host than {1}",
+        "attach a local SR on one host only, or use shared storage",
+    ),
+    "SR_UUID_EXISTS": (
+        "the pool already has an SR with uuid {0}",
+        "manage that SR by its uuid instead of introducing it again",
+    ),
+    "SR_DEVICE_IN_USE": (
+        "the storage device is already used by another SR",
+        "choose another LUN or device, or introduce the existing SR (xs_sr state: probed lists it)",
+    ),
+    "SR_INDESTRUCTIBLE": (
+        "storage repository {0} is marked indestructible (other_config:indestructible=true)",
+        "remove that mark first if the SR really has to be destroyed",
+    ),
+    "SR_IS_CACHE_SR": (
+        "the SR is the local cache SR of host {0}",
+        "disable the host's local caching first",
+    ),
+    "PBD_EXISTS": (
+        "host {1} already has a PBD for storage repository {0}",
+        "plug the existing PBD instead of creating another",
+    ),
+    "VDI_NOT_MANAGED": (
+        "virtual disk {0} is not managed by XAPI",
+        "leave it to the storage it belongs to",
+    ),
+    "PIF_UNMANAGED": (
+        "interface {0} is not managed by XAPI",
+        "configure it outside XAPI",
+    ),
+    "PIF_HAS_NO_NETWORK_CONFIGURATION": (
+        "interface {0} has no IP configuration",
+        "give it an IP (xs_pif mode and ip) before making it the management interface",
+    ),
+    "CANNOT_PLUG_BOND_SLAVE": (
+        "interface {0} is a member of a bond",
+        "configure the bond's interface instead",
+    ),
+    "PIF_ALREADY_BONDED": (
+        "interface {0} is already in a bond",
+        "remove that bond first, or choose other devices",
+    ),
+    "PIF_BOND_MORE_THAN_ONE_IP": (
+        "more than one of the bond's members has an IP configuration",
+        "remove the IP of all but one member (xs_pif mode: none) first",
+    ),
+    "PIF_BOND_NEEDS_MORE_MEMBERS": (
+        "a bond needs at least two member interfaces",
+        "list at least two devices",
+    ),
+    "PIF_CANNOT_BOND_CROSS_HOST": (
+        "the members of a bond must be on the same host",
+        "this is a bug in the collection: please report it",
+    ),
+    "INCOMPATIBLE_PIF_PROPERTIES": (
+        "the member interfaces have different properties",
+        "give the NICs the same properties (for example gro) before bonding them",
+    ),
+    "HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE": (
+        "HA is enabled and the bond involves the management interface",
+        "disable HA for this change and enable it again afterwards",
+    ),
+    "NETWORK_ALREADY_CONNECTED": (
+        "host {0} already has an interface ({1}) on this network",
+        "use another network for the bond, or remove that interface from it",
+    ),
+    "MAC_INVALID": (
+        "{0} is not a valid MAC address",
+        "give six hexadecimal pairs separated by colons",
+    ),
+    "PIF_VLAN_EXISTS": (
+        "a VLAN already exists on interface {0}",
+        "remove the VLAN first, or bond other devices",
+    ),
+    "INVALID_VALUE": (
+        "{0} cannot be {1}",
+        "check the value against the module documentation",
+    ),
 }
 
 UNKNOWN_CODE_HINT = "see the XenServer / XCP-ng documentation for this error code"
