@@ -18,7 +18,7 @@ import XenAPI
 
 from conftest import LABS_DIR, xapi_session
 from xapisim.api import REGISTRY, Message
-from xapisim.dispatch import SCRUBBED, scrub
+from xapisim.dispatch import SCRUBBED, call_kind, scrub
 
 SECRETS = ["join-secret-pw", "the-secret-value", "nfs-secret-pw", "ipmi-secret-pw", "new-secret-value"]
 
@@ -85,6 +85,26 @@ def test_call_log_entries_kinds_and_since(lab):
     x.pool.get_all()
     _, after = request(lab, "GET", "/calls")
     assert after["calls"][0]["seq"] > calls[-1]["seq"]       # seq keeps counting after a clear
+
+
+def test_call_kind_comes_from_the_name_for_known_and_unknown_methods(lab):
+    assert [call_kind(n) for n in ("VM.get_record", "VM.get_all_records", "host.get_by_uuid", "message.get",
+                                   "host.get_vms_which_prevent_evacuation", "VM_get_power_state",
+                                   "host_metrics_get_live", "session.get_record", "event.get_current_id")] == ["read"] * 9
+    assert [call_kind(n) for n in ("event.from", "event.register", "event_next")] == ["event"] * 3
+    assert [call_kind(n) for n in ("session.logout", "session.set_other_config", "session_local_logout")] == ["session"] * 3
+    assert [call_kind(n) for n in ("VM.start", "host.frobnicate", "pool.getaway", "host_metrics_set_live")] == ["write"] * 4
+    request(lab, "DELETE", "/calls")
+    x = xapi_session(lab).xenapi
+    for unknown in (x.host.get_nonexistent_field, x.host.frobnicate, x.event.nonexistent, x.session.nonexistent,
+                    x.Async.VM.get_nonexistent):
+        with pytest.raises(XenAPI.Failure) as info:
+            unknown()
+        assert info.value.details[0] == "MESSAGE_METHOD_UNKNOWN"
+    _, log = request(lab, "GET", "/calls")
+    assert [(c["method"], c["kind"]) for c in log["calls"][1:]] == [
+        ("host.get_nonexistent_field", "read"), ("host.frobnicate", "write"), ("event.nonexistent", "event"),
+        ("session.nonexistent", "session"), ("Async.VM.get_nonexistent", "read")]
 
 
 def test_no_password_or_secret_in_the_call_log_or_the_state_dir(lab, tmp_path):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .api import REGISTRY, Message, register
 from .errors import XapiError
-from .model import ENUMS, NULL_REF, DateTime
+from .model import CLASSES, ENUMS, NULL_REF, DateTime
 from .wire import xml_value
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ API_FAULT = "Fault"
 
 
 def api(wire_name: str, params: str = "", result: str = "void", *, session: bool = True,
-        has_async: bool = True, defaults: int = 0, kind: str = "write"):
+        has_async: bool = True, defaults: int = 0):
     """Register an explicit message.  `params` is "type name, type name" in datamodel types;
     `defaults` is how many trailing parameters have defaults in the datamodel (the handler's
     Python defaults supply them)."""
@@ -36,7 +36,7 @@ def api(wire_name: str, params: str = "", result: str = "void", *, session: bool
 
     def decorate(fn):
         register(Message(cls, name, parsed, result, fn, session=session, has_async=has_async,
-                         defaults=defaults, kind=kind))
+                         defaults=defaults))
         return fn
     return decorate
 
@@ -201,6 +201,22 @@ def _enum_lookup(enum: str) -> dict[str, str]:
 
 
 # -- the call log ----------------------------------------------------------------------
+def call_kind(name: str) -> str:
+    """The call log's `kind`, from the method name alone, the same for known and unknown
+    methods (docs/ARCHITECTURE.md): get/get_* (get_all*, get_record, get_by_*) read, then
+    event.* event, session.* session, anything else write.  `name` is `class.method` or the
+    `class_method` alias, without the Async. prefix."""
+    cls, dot, message = name.partition(".")
+    if not dot:   # class_method: class names may contain underscores (host_metrics_get_record)
+        cls = next((c for c in sorted([*CLASSES, "event"], key=len, reverse=True) if name.startswith(c + "_")), "")
+        message = name[len(cls) + 1:] if cls else name
+    if message == "get" or message.startswith("get_"):
+        return "read"
+    if cls in ("event", "session"):
+        return cls
+    return "write"
+
+
 def _is_secret_name(name: str) -> bool:
     name = str(name).lower()
     return "password" in name or "pwd" in name or "secret" in name
@@ -271,6 +287,7 @@ async def dispatch(world: "World", machine: "Machine", method: str, args: list, 
 
 async def _serve(world: "World", machine: "Machine", method: str, args: list, entry: dict):
     name, msg, is_async = resolve(method)
+    entry["kind"] = call_kind(msg.wire_name if msg else name)
     try:
         if msg is None:
             # xapi tries an unknown name as a host extension, after checking the session
@@ -279,7 +296,6 @@ async def _serve(world: "World", machine: "Machine", method: str, args: list, en
             raise XapiError("MESSAGE_METHOD_UNKNOWN", name)
         # the log names a message canonically, whichever alias the client used
         entry["method"] = (ASYNC_PREFIX if is_async else "") + msg.wire_name
-        entry["kind"] = msg.kind
         entry["args"] = scrub(msg, args)
         delay = world.call_latency(machine, msg.wire_name)
         if delay:

@@ -16,7 +16,6 @@ class Message:
     implicit: bool = False        # generated from the field table
     has_async: bool = True        # an Async.<cls>.<name> form exists
     defaults: int = 0             # how many trailing params may be omitted
-    kind: str = "write"           # read | write | session | event (for the call log)
 
     @property
     def wire_name(self) -> str:

@@ -60,7 +60,7 @@ def _parse_token(token: str) -> int:
         raise XapiError("EVENT_FROM_TOKEN_PARSE_FAILURE", token) from None
 
 
-@api("event.from", "string set classes, string token, float timeout", "an event batch", has_async=False, kind="event")
+@api("event.from", "string set classes, string token, float timeout", "an event batch", has_async=False)
 async def event_from(call, classes, token, timeout):
     wanted = _subscription(classes)
     since = _parse_token(token)
@@ -85,7 +85,7 @@ async def event_from(call, classes, token, timeout):
             "token": _token(last if events else since)}
 
 
-@api("event.inject", "string class, string ref", "string", has_async=False, kind="event")
+@api("event.inject", "string class, string ref", "string", has_async=False)
 async def inject(call, cls, ref):
     """Touches the object; `class` must be its table's exact name.  The token returned is
     older than the change, so event.from from it returns the object."""
@@ -97,6 +97,6 @@ async def inject(call, cls, ref):
     return token
 
 
-@api("event.get_current_id", "", "int", has_async=False, kind="event")
+@api("event.get_current_id", "", "int", has_async=False)
 async def get_current_id(call):
     return call.db.generation

@@ -83,7 +83,7 @@ async def evacuate(call, host, network=NULL_REF, evacuate_batch_size=0):
         await lifecycle.evacuate(world, db, host, network=network, batch_size=evacuate_batch_size, call=call)
 
 
-@api("host.get_vms_which_prevent_evacuation", "host ref self", "(VM ref -> string set) map", kind="read")
+@api("host.get_vms_which_prevent_evacuation", "host ref self", "(VM ref -> string set) map")
 async def get_vms_which_prevent_evacuation(call, self):
     call.db.get("host", self)
     return lifecycle.plan_errors(lifecycle.evacuation_plan(call.world, call.db, self))
@@ -206,7 +206,7 @@ def update_pool_restrictions(db) -> None:
     db.set("pool", pool, restrictions={**db.get("pool", pool)["restrictions"], **restrictions})
 
 
-@api("host.get_servertime", "host ref host", "datetime", has_async=False, kind="read")
+@api("host.get_servertime", "host ref host", "datetime", has_async=False)
 async def get_servertime(call, host):
     """The host's own clock, UTC, with the lab's clock offset."""
     call.db.get("host", host)

@@ -13,8 +13,8 @@ _NO_FIELD_MESSAGES = {"message"}   # message has only explicit get_record/get_al
 EMPTY_KEY = "Db_exn.Empty_key_in_map"
 
 
-def _message(cls, name, params, result, handler, kind):
-    register(Message(cls, name, params, result, handler, implicit=True, has_async=False, kind=kind))
+def _message(cls, name, params, result, handler):
+    register(Message(cls, name, params, result, handler, implicit=True, has_async=False))
 
 
 def _make(cls: str) -> None:
@@ -38,16 +38,16 @@ def _make(cls: str) -> None:
 
     explicit = cls in _NO_FIELD_MESSAGES
     register(Message(cls, "get_record", [(ref_t, "self")], f"{cls} record", get_record,
-                     implicit=not explicit, has_async=False, kind="read"))
+                     implicit=not explicit, has_async=False))
     if cls not in _NO_GET_ALL:
-        register(Message(cls, "get_all", [], f"{ref_t} set", get_all, implicit=not explicit, has_async=False, kind="read"))
+        register(Message(cls, "get_all", [], f"{ref_t} set", get_all, implicit=not explicit, has_async=False))
         register(Message(cls, "get_all_records", [], f"({ref_t} -> {cls} record) map", get_all_records,
-                         implicit=not explicit, has_async=False, kind="read"))
+                         implicit=not explicit, has_async=False))
     if "uuid" in fields:
         register(Message(cls, "get_by_uuid", [("string", "uuid")], ref_t, get_by_uuid,
-                         implicit=not explicit, has_async=False, kind="read"))
+                         implicit=not explicit, has_async=False))
     if "name_label" in fields and cls not in _NO_NAME_LOOKUP:
-        _message(cls, "get_by_name_label", [("string", "label")], f"{ref_t} set", get_by_name_label, "read")
+        _message(cls, "get_by_name_label", [("string", "label")], f"{ref_t} set", get_by_name_label)
     if explicit:
         return
     for f in fields.values():
@@ -60,7 +60,7 @@ def _make_field(cls, ref_t, f) -> None:
     async def getter(call, self):
         return call.db.get(cls, self)[name]
 
-    _message(cls, f"get_{name}", [(ref_t, "self")], f.type, getter, "read")
+    _message(cls, f"get_{name}", [(ref_t, "self")], f.type, getter)
     if not f.writable:
         return
 
@@ -70,7 +70,7 @@ def _make_field(cls, ref_t, f) -> None:
             raise XapiError("INTERNAL_ERROR", EMPTY_KEY)
         call.db.set(cls, self, **{name: value})
 
-    _message(cls, f"set_{name}", [(ref_t, "self"), (f.type, "value")], "void", setter, "write")
+    _message(cls, f"set_{name}", [(ref_t, "self"), (f.type, "value")], "void", setter)
     if f.type.endswith(" map"):
         key_t, value_t = f.type[1:].split(") map")[0].split(" -> ")
 
@@ -87,8 +87,8 @@ def _make_field(cls, ref_t, f) -> None:
             current = call.db.get(cls, self)[name]
             call.db.set(cls, self, **{name: {k: v for k, v in current.items() if k != key}})
 
-        _message(cls, f"add_to_{name}", [(ref_t, "self"), (key_t, "key"), (value_t, "value")], "void", add_to, "write")
-        _message(cls, f"remove_from_{name}", [(ref_t, "self"), (key_t, "key")], "void", remove_from, "write")
+        _message(cls, f"add_to_{name}", [(ref_t, "self"), (key_t, "key"), (value_t, "value")], "void", add_to)
+        _message(cls, f"remove_from_{name}", [(ref_t, "self"), (key_t, "key")], "void", remove_from)
     elif f.type.endswith(" set"):
         elem_t = f.type[:-4]
 
@@ -101,8 +101,8 @@ def _make_field(cls, ref_t, f) -> None:
             current = call.db.get(cls, self)[name]
             call.db.set(cls, self, **{name: [v for v in current if v != value]})
 
-        _message(cls, f"add_{name}", [(ref_t, "self"), (elem_t, "value")], "void", add, "write")
-        _message(cls, f"remove_{name}", [(ref_t, "self"), (elem_t, "value")], "void", remove, "write")
+        _message(cls, f"add_{name}", [(ref_t, "self"), (elem_t, "value")], "void", add)
+        _message(cls, f"remove_{name}", [(ref_t, "self"), (elem_t, "value")], "void", remove)
 
 
 def register_all() -> None:

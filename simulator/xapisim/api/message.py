@@ -41,12 +41,12 @@ async def destroy_many(call, messages):
 
 
 @api("message.get", "enum cls cls, string obj_uuid, datetime since", "(message ref -> message record) map",
-     has_async=False, kind="read")
+     has_async=False)
 async def get(call, cls, obj_uuid, since):
     return {ref: m for ref, m in call.db.all("message").items()
             if m["cls"] == cls and m["obj_uuid"] == obj_uuid and _instant(m["timestamp"]) > _instant(since)}
 
 
-@api("message.get_since", "datetime since", "(message ref -> message record) map", has_async=False, kind="read")
+@api("message.get_since", "datetime since", "(message ref -> message record) map", has_async=False)
 async def get_since(call, since):
     return {ref: m for ref, m in call.db.all("message").items() if _instant(m["timestamp"]) > _instant(since)}

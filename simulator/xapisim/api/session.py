@@ -18,7 +18,7 @@ def _group(record: dict) -> tuple[str, str]:
 
 
 @api("session.login_with_password", "string uname, string pwd, string version, string originator",
-     "session ref", session=False, has_async=False, defaults=2, kind="session")
+     "session ref", session=False, has_async=False, defaults=2)
 async def login_with_password(call, uname, pwd, version="1.1", originator=""):
     machine, world = call.machine, call.world
     if not machine.is_master:
@@ -60,6 +60,6 @@ def destroy_session(world, db, ref) -> None:
     world.session_tasks.pop(ref, None)
 
 
-@api("session.logout", "", session=True, has_async=False, kind="session")
+@api("session.logout", "", session=True, has_async=False)
 async def logout(call):
     destroy_session(call.world, call.db, call.session)
