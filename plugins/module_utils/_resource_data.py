@@ -245,12 +245,16 @@ def _vm(vm, records):
 def _guest_addresses(guest):
     """IP addresses the guest agent reports, in device order, each once (keys like 0/ip, 0/ipv4/0, 0/ipv6/1)."""
     addresses = []
-    for key in sorted(guest.get("networks", {}), key=lambda key: [(_int(part) is None, _int(part), part)
-                                                                   for part in key.split("/")]):
+    for key in sorted(guest.get("networks", {}), key=_device_order):
         value = guest["networks"][key]
         if "/ip" in key and value and value not in addresses:
             addresses.append(value)
     return addresses
+
+
+def _device_order(key):
+    """Sort key for guest network keys: "0/ip" < "0/ipv4/0" < "1/ip" < "10/ip"."""
+    return [(_int(part) is None, _int(part), part) for part in key.split("/")]
 
 
 def _gpu(gpu, records):

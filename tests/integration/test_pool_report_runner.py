@@ -137,8 +137,8 @@ def test_report_of_pool_of_four(pool_lab, run_report):
     srs = {row["Name"]: row for row in read_csv(report_dir / "srs.csv")}
     assert srs["shared-nfs"]["Location"] == "server:172.16.0.34:/srv/vhd"
     assert len(read_csv(report_dir / "vdis.csv")) == 20
-    assert list(read_csv(report_dir / "networks.csv")[0]) == ["Name", "Link Status", "MAC", "MTU", "VLAN", "Type",
-                                                             "Location"]
+    columns = ["Name", "Link Status", "MAC", "MTU", "VLAN", "Type", "Location"]
+    assert list(read_csv(report_dir / "networks.csv")[0]) == columns
     assert not (report_dir / "gpus.csv").exists()
     html = (report_dir / "report.html").read_text()
     for name, (state, running_on) in expected.items():

@@ -51,8 +51,8 @@ def report_records():
                                         "MAC": "aa:00:00:00:%02d:%s" % (number, device[-1]),
                                         "metrics": "OpaqueRef:pm-%s" % ref, "bond_master_of": []}, **fields)
             records["PIF_metrics"]["OpaqueRef:pm-%s" % ref] = {"carrier": carrier}
-        records["Bond"]["OpaqueRef:bond%d" % number] = {"uuid": "bond%d" % number,
-            "master": "OpaqueRef:pif-%d-bond0-" % number,
+        records["Bond"]["OpaqueRef:bond%d" % number] = {
+            "uuid": "bond%d" % number, "master": "OpaqueRef:pif-%d-bond0-" % number,
             "slaves": ["OpaqueRef:pif-%d-eth1-" % number, "OpaqueRef:pif-%d-eth2-" % number]}
         local, pbd = "OpaqueRef:local%d" % number, "OpaqueRef:pbd-local%d" % number
         records["SR"][local] = {"uuid": "local%d" % number, "name_label": "Local storage", "type": "ext",
@@ -70,8 +70,9 @@ def report_records():
     records["network"]["OpaqueRef:net-bond"] = {"uuid": "net-bond", "name_label": "Storage bond", "MTU": "9000"}
     records["network"]["OpaqueRef:net-vlan"] = {"uuid": "net-vlan", "name_label": "VLAN 20", "MTU": "1500"}
     records["network"]["OpaqueRef:net-private"] = {"uuid": "net-priv", "name_label": "Private", "MTU": "1500"}
-    records["network"]["OpaqueRef:net-himn"] = {"uuid": "net-himn", "name_label": "Host internal management network",
-                                               "other_config": {"is_host_internal_management_network": "true"}}
+    records["network"]["OpaqueRef:net-himn"] = {
+        "uuid": "net-himn", "name_label": "Host internal management network",
+        "other_config": {"is_host_internal_management_network": "true"}}
     records["SR"]["OpaqueRef:nfs"] = {"uuid": "nfs", "name_label": "shared-nfs", "type": "nfs", "content_type": "user",
                                       "shared": True, "physical_size": str(2048 * GIB),
                                       "physical_utilisation": str(100 * GIB), "virtual_allocation": str(400 * GIB),
@@ -103,8 +104,8 @@ def report_records():
     records["VM"]["OpaqueRef:web"] = {
         "uuid": "vm-web", "name_label": "web", "power_state": "Running", "resident_on": "OpaqueRef:h1",
         "metrics": "OpaqueRef:vm-web-metrics", "guest_metrics": "OpaqueRef:vm-web-guest",
-        "VIFs": ["OpaqueRef:vif1", "OpaqueRef:vif0"], "VBDs": ["OpaqueRef:vbd-cd", "OpaqueRef:vbd-data",
-                                                              "OpaqueRef:vbd-root"],
+        "VIFs": ["OpaqueRef:vif1", "OpaqueRef:vif0"],
+        "VBDs": ["OpaqueRef:vbd-cd", "OpaqueRef:vbd-data", "OpaqueRef:vbd-root"],
         "memory_target": str(4 * GIB), "memory_overhead": str(GIB // 32), "VCPUs_at_startup": "2",
         "other_config": {"base_template_name": "Debian Bookworm 12"}, "name_description": "front end"}
     records["VM"]["OpaqueRef:old"] = {
