@@ -94,8 +94,9 @@ options:
         should carry management instead.
     type: bool
 notes:
-  - Moving the management interface of the pool master to another address moves the API too; the
-    module then logs in again at the new address.
+  - Moving the management interface of the pool master to another static address moves the API
+    too; the module then talks to the new address with the same session. With DHCP the new
+    address is not known in advance, so point later tasks at it yourself.
 seealso:
   - module: xenserver.pools.xs_bond
   - module: xenserver.pools.xs_sr

@@ -199,7 +199,9 @@ sr:
       description: The backend configuration without passwords or secret references.
       type: dict
     hosts:
-      description: One entry per host that should attach the SR, C(host) (name) and C(attached) (bool).
+      description:
+        - One entry per host that should attach the SR, C(host) (name) and C(attached) (bool).
+        - When a host could not attach it in this run, C(reason) gives the storage backend's reason.
       type: list
       elements: dict
   sample:
@@ -271,6 +273,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
 from ansible_collections.xenserver.pools.plugins.module_utils._network import NULL_REF, find_host, host_name
 from ansible_collections.xenserver.pools.plugins.module_utils._storage import (
     SECRET_SUFFIX,
+    backend_reason,
     check_device_config,
     check_sr_type,
     config_for_new_pbd,
@@ -456,19 +459,28 @@ def present(run, records):
         message = explain_unattached(records, sr_ref, failures, sr_type, config, run.nfs_exports(records, config))
         if params["require_all_hosts"]:
             raise Unattached(message + ": give the hosts access to the storage, then run this task again",
-                             sr_summary(records, sr_ref, pool))
+                             with_reasons(sr_summary(records, sr_ref, pool), records, failures))
         run.warnings.append(message + "; the task succeeds because require_all_hosts is false")
     set_default(run, records, pool_ref, pool, sr_ref)
     if run.done:
         records = dict(records, **run.client.get_all_records_of(("pool", "SR", "PBD")))
         pool = next(iter(records["pool"].values()))
-    after = sr_summary(records, sr_ref, pool)
+    after = with_reasons(sr_summary(records, sr_ref, pool), records, failures)
     if run.check_mode:
         for entry in after["hosts"]:
             entry["attached"] = True
         if params["default"] is not None:
             after["default"] = params["default"]
     return dict(sr=after), before, after
+
+
+def with_reasons(summary, records, failures):
+    """The backend's reason on each host entry that could not attach the SR in this run."""
+    reasons = dict((host_name(records, ref), backend_reason(code, params)) for ref, (code, params) in failures.items())
+    for entry in summary["hosts"]:
+        if not entry["attached"] and entry["host"] in reasons:
+            entry["reason"] = reasons[entry["host"]]
+    return summary
 
 
 class Unattached(XenServerError):

@@ -125,6 +125,8 @@ def test_storage_ip_on_the_master_then_the_sr_is_created_with_a_warning(lab, pla
     assert result["changed"] is True and not result.get("failed"), result
     assert [(entry["host"], entry["attached"]) for entry in result["sr"]["hosts"]] == [
         ("xs1", True), ("xs2", False), ("xs3", False)]
+    assert result["sr"]["hosts"][2]["reason"] == (
+        "NFS mount error [opterr=mount failed on server `172.16.0.34` with return code 32]")
     warning = " ".join(run.output.split())  # warnings are shown, not kept in the registered result
     assert "is not attached on 2 of 3 hosts (xs2, xs3: NFS mount error" in warning
     assert "allows 172.16.0.32/28 and xs2 (127.0.0.12), xs3 (127.0.0.13) have no IP in it" in warning

@@ -92,6 +92,8 @@ def test_hosts_without_storage_ip_warn_with_require_all_hosts_false_then_repair(
     [sr] = nfs_srs(pool)
     assert attached(pool, sr) == ["xs1"]
     assert [entry["attached"] for entry in result["sr"]["hosts"]] == [True, False, False]
+    assert result["sr"]["hosts"][1]["reason"].startswith("NFS mount error [opterr=mount failed on server")
+    assert "reason" not in result["sr"]["hosts"][0]
     assert len(warnings) == 1 and "is not attached on 2 of 3 hosts (xs2, xs3: NFS mount error" in warnings[0]
     assert "allows 172.16.0.32/28 and xs2 (192.0.2.2), xs3 (192.0.2.3) have no IP in it" in warnings[0]
     # the default (require_all_hosts) fails, naming the same hosts; it keeps the SR it made
