@@ -101,10 +101,18 @@ def test_call_kind_comes_from_the_name_for_known_and_unknown_methods(lab):
         with pytest.raises(XenAPI.Failure) as info:
             unknown()
         assert info.value.details[0] == "MESSAGE_METHOD_UNKNOWN"
+    with pytest.raises(XenAPI.Failure):
+        x.host.frobnicate("OpaqueRef:h", {"user": "u", "password": "unknown-pw"})
+    with pytest.raises(XenAPI.Failure):
+        x.session.nonexistent("root", "unknown-pw")
     _, log = request(lab, "GET", "/calls")
-    assert [(c["method"], c["kind"]) for c in log["calls"][1:]] == [
+    assert [(c["method"], c["kind"]) for c in log["calls"][1:6]] == [
         ("host.get_nonexistent_field", "read"), ("host.frobnicate", "write"), ("event.nonexistent", "event"),
         ("session.nonexistent", "session"), ("Async.VM.get_nonexistent", "read")]
+    # an unknown method's arguments are logged too: no session ref, no credentials
+    assert [c["args"] for c in log["calls"][6:]] == [["OpaqueRef:h", {"user": "u", "password": SCRUBBED}],
+                                                     [SCRUBBED, SCRUBBED]]
+    assert "unknown-pw" not in json.dumps(log)
 
 
 def test_no_password_or_secret_in_the_call_log_or_the_state_dir(lab, tmp_path):

@@ -43,6 +43,16 @@ GENERATED_NAMES = {"get_record", "get_all", "get_all_records", "get_by_uuid", "g
                    "create", "destroy"}
 FIELD_MESSAGE_PREFIXES = ("get_", "set_", "add_to_", "remove_from_", "add_", "remove_")
 
+# Version-gated extensions: trailing parameters that real xapi added after the published
+# datamodel in xenapi.json, which the simulator accepts only on lab hosts whose `software.xapi`
+# is at least that version (Message.since).  Each one is listed here, with its reference;
+# everything else must match the datamodel exactly.
+VERSION_GATED_PARAMS = {
+    # BEHAVIOUR.md §3: host.disable(host[, auto_enable=true]), auto_enable since xapi 25.31.0
+    # (ocaml/idl/datamodel_host.ml: param_release 25.31.0, default true)
+    "host.disable": [("bool", "auto_enable", (25, 31))],
+}
+
 # Calls whose first argument is never an error code (dict/env/attribute access and the like).
 NOT_ERROR_CALLS = {"get", "getenv", "pop", "setdefault", "getattr", "hasattr", "setattr",
                    "delattr", "startswith", "endswith", "replace", "split", "partition",
@@ -250,10 +260,18 @@ def test_registry_matches_datamodel(reference):
         if takes_session:
             ref_params = ref_params[1:]
         params = [tuple(p) for p in msg.params]
+        gated = VERSION_GATED_PARAMS.get(key, [])
+        declared = [(t, n, msg.since.get(n)) for t, n in params[len(params) - len(msg.since):]] if msg.since else []
+        if declared != gated:
+            offenders.append(f"{where}: version-gated params {declared}, allowed {gated}")
+        if gated and declared == gated:
+            params = params[:-len(gated)]       # the datamodel's own parameters come first
         if params != ref_params:
             offenders.append(f"{where}: params {params}, datamodel {ref_params}")
-        if not 0 <= msg.defaults <= len(params):
-            offenders.append(f"{where}: defaults={msg.defaults} with {len(params)} params")
+        defaults = msg.defaults - len(gated)
+        if not 0 <= defaults <= len(params):
+            offenders.append(f"{where}: defaults={msg.defaults} with {len(params)} params "
+                             f"and {len(gated)} version-gated ones (which need defaults)")
         if msg.result != ref["result"][0]:
             offenders.append(f"{where}: result {msg.result!r}, datamodel {ref['result'][0]!r}")
         if msg.implicit and not ref["implicit"] \

@@ -27,16 +27,18 @@ API_FAULT = "Fault"
 
 
 def api(wire_name: str, params: str = "", result: str = "void", *, session: bool = True,
-        has_async: bool = True, defaults: int = 0):
+        has_async: bool = True, defaults: int = 0, since: dict | None = None):
     """Register an explicit message.  `params` is "type name, type name" in datamodel types;
     `defaults` is how many trailing parameters have defaults in the datamodel (the handler's
-    Python defaults supply them)."""
+    Python defaults supply them).  `since` names trailing parameters (with defaults) newer than
+    the published datamodel, with the xapi version that added them: only hosts of that version
+    or later take them (test_fidelity.py lists each one it allows)."""
     cls, name = wire_name.split(".", 1)
     parsed = [tuple(p.strip().rsplit(" ", 1)) for p in params.split(",") if p.strip()]
 
     def decorate(fn):
         register(Message(cls, name, parsed, result, fn, session=session, has_async=has_async,
-                         defaults=defaults))
+                         defaults=defaults, since=dict(since or {})))
         return fn
     return decorate
 
@@ -223,7 +225,9 @@ def _is_secret_name(name: str) -> bool:
 
 
 def scrub(message: Message, args: list) -> list:
-    """Call-log arguments: no session ref, no password, no secret value."""
+    """Call-log arguments: no session ref, no password, no secret value.  Arguments beyond the
+    declared parameters (which xapi ignores or refuses) are logged too: the log shows what
+    was sent."""
     params = ([("session ref", "session_id")] if message.session else []) + message.params
     out = []
     for (type_, name), value in zip(params, args):
@@ -233,7 +237,21 @@ def scrub(message: Message, args: list) -> list:
             out.append(SCRUBBED)
         else:
             out.append(_scrub_value(value, secret_record=message.cls == "secret"))
+    for value in args[len(params):]:
+        out.append(SCRUBBED if message.cls == "secret" or _is_secret_name(message.name) else _scrub_value(value))
     return out
+
+
+def scrub_unknown(name: str, args: list) -> list:
+    """Call-log arguments of a method the simulator does not know: without a leading session
+    ref; every argument hidden where the name suggests credentials (session.*, secret.*,
+    *password*), else passwords and secrets in maps."""
+    if args and isinstance(args[0], str) and args[0].startswith("OpaqueRef:"):
+        args = args[1:]
+    cls = name.split(".", 1)[0] if "." in name else name.split("_", 1)[0]
+    if cls in ("session", "secret") or _is_secret_name(name):
+        return [SCRUBBED for _ in args]
+    return [_scrub_value(value) for value in args]
 
 
 def _scrub_value(value, secret_record=False):
@@ -257,15 +275,30 @@ def _check_session(machine: "Machine", ref) -> dict:
     return session
 
 
-def _check_count(msg: Message, name: str, args: list) -> list:
+def xapi_version(machine: "Machine") -> tuple[int, ...]:
+    """The lab's `software.xapi` of a host, e.g. (25, 31)."""
+    text = str(machine.spec.get("software", {}).get("xapi", "0"))
+    return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+
+def signature(msg: Message, machine: "Machine") -> tuple[list, int]:
+    """(parameters, how many have defaults) as the receiving host's xapi knows the message:
+    a trailing parameter newer than that version (Message.since) does not exist there."""
+    params, defaults = msg.params, msg.defaults
+    while params and params[-1][1] in msg.since and xapi_version(machine) < msg.since[params[-1][1]]:
+        params, defaults = params[:-1], defaults - 1
+    return params, defaults
+
+
+def _check_count(msg: Message, params: list, defaults: int, name: str, args: list) -> list:
     """MESSAGE_PARAMETER_COUNT_MISMATCH [name; expected; received], counting neither the
     session nor parameters with defaults, as xapi's pattern match does.  A message with
     defaults takes any number of extra arguments and ignores those beyond its parameters."""
     given = len(args) - (1 if msg.session else 0)
-    required = len(msg.params) - msg.defaults
-    if given < required or (msg.defaults == 0 and given > required):
+    required = len(params) - defaults
+    if given < required or (defaults == 0 and given > required):
         raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", name, required, given)
-    return args[:len(msg.params) + (1 if msg.session else 0)]
+    return args[:len(params) + (1 if msg.session else 0)]
 
 
 async def dispatch(world: "World", machine: "Machine", method: str, args: list, encode=None):
@@ -291,6 +324,7 @@ async def _serve(world: "World", machine: "Machine", method: str, args: list, en
     try:
         if msg is None:
             # xapi tries an unknown name as a host extension, after checking the session
+            entry["args"] = scrub_unknown(name, args)
             if args:
                 _check_session(machine, args[0])
             raise XapiError("MESSAGE_METHOD_UNKNOWN", name)
@@ -301,8 +335,9 @@ async def _serve(world: "World", machine: "Machine", method: str, args: list, en
         if delay:
             await asyncio.sleep(delay)
         world.faults.before_call(machine, msg.wire_name)
-        args = _check_count(msg, name, args)
-        params = ([("session ref", "session_id")] if msg.session else []) + msg.params
+        known, defaults = signature(msg, machine)
+        args = _check_count(msg, known, defaults, name, args)
+        params = ([("session ref", "session_id")] if msg.session else []) + known
         decoded = [unmarshal(t, v) for (t, _), v in zip(params, args)]
         call = Call(world, machine, machine.db, msg)
         if msg.session:

@@ -16,6 +16,9 @@ class Message:
     implicit: bool = False        # generated from the field table
     has_async: bool = True        # an Async.<cls>.<name> form exists
     defaults: int = 0             # how many trailing params may be omitted
+    # trailing parameters newer than the published datamodel: name -> the xapi version
+    # (major, minor) that added it; older hosts do not know them (MESSAGE_PARAMETER_COUNT_MISMATCH)
+    since: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def wire_name(self) -> str:

@@ -16,11 +16,15 @@ from ..model import NULL_REF, DateTime
 FREE_EDITIONS = {"trial", "free", "express", "xcp-ng"}
 
 
-@api("host.disable", "host ref host")
-async def disable(call, host):
+# auto_enable came with xapi 25.31.0, after the published datamodel the simulator checks
+# against (BEHAVIOUR.md §3): a lab host with an older software.xapi answers the two-argument
+# form with MESSAGE_PARAMETER_COUNT_MISMATCH, as that xapi does.
+@api("host.disable", "host ref host, bool auto_enable", defaults=1, since={"auto_enable": (25, 31)})
+async def disable(call, host, auto_enable=True):
     """Sets enabled=false (idempotent).  The user's wish is kept in xapi's memory only, so a
-    toolstack restart or reboot re-enables the host.  (auto_enable=false, which persists it,
-    came with xapi 25.31.0 and is not in this datamodel.)"""
+    toolstack restart or reboot re-enables the host, unless auto_enable=false, which the host
+    keeps in its localdb until host.enable.  As in xapi, auto_enable counts only when the call
+    disables an enabled host: on a host already disabled it changes nothing."""
     world, db = call.world, call.db
     db.get("host", host)
     lifecycle.assert_ha_plan_preserved(world, db, disable=host)
@@ -30,6 +34,8 @@ async def disable(call, host):
         machine = lifecycle.machine_of(world, db, host)
         if machine is not None:
             lifecycle.host_state(world, machine).user_disabled = True
+            if not auto_enable:
+                lifecycle.host_state(world, machine).auto_enable = False
         if lifecycle.pool_record(db)["ha_enabled"]:
             lifecycle.update_ha_pool_status(world, db)
     lifecycle.update_host_allowed_operations(db, host)
