@@ -16,7 +16,7 @@ Plain functions over records fetched once ({class: {ref: record}}), unit-testabl
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError
 from ansible_collections.xenserver.pools.plugins.module_utils._network import (
@@ -133,8 +133,8 @@ def master_ref(records):
 def hosts_in_order(records, master_last=False):
     """Host refs, the master first (or last), then by name."""
     master = master_ref(records)
-    return sorted(records["host"], key=lambda ref: ((ref == master) == master_last,
-                                                     records["host"][ref].get("name_label", "")))
+    return sorted(records["host"],
+                  key=lambda ref: ((ref == master) == master_last, records["host"][ref].get("name_label", "")))
 
 
 def hosts_needing_pbd(records, sr_ref):
@@ -173,8 +173,8 @@ def immutable_differences(records, sr_ref, sr_type=None, content_type=None, shar
         if pbds:
             for key in sorted(public_config(device_config)):
                 if str(device_config[key]) != current.get(key):
-                    problems.append("device_config.%s is %r, not %r" % (key, current.get(key, "(not set)"),
-                                                                       str(device_config[key])))
+                    problems.append("device_config.%s is %r, not %r"
+                                    % (key, current.get(key, "(not set)"), str(device_config[key])))
     return problems
 
 
@@ -310,10 +310,11 @@ def subnet_advice(records, sr_type, device_config, exports, host_refs):
         return ""
     who = ", ".join("%s (%s)" % (host_name(records, ref), ", ".join(ips) or "no IP")
                     for ref, ips in outside)
+    one = len(outside) == 1
+    server = export["target"] or device_config.get("server", "")
     return ("the NFS export %s:%s allows %s and %s %s no IP in it: give %s a storage IP in that subnet with "
-            "xenserver.pools.xs_pif" % (export["target"] or device_config.get("server", ""), export["path"],
-                                         ", ".join(export["allowed"]), who, "has" if len(outside) == 1 else "have",
-                                         "it" if len(outside) == 1 else "each of them"))
+            "xenserver.pools.xs_pif" % (server, export["path"], ", ".join(export["allowed"]), who,
+                                        "has" if one else "have", "it" if one else "each of them"))
 
 
 def explain_unattached(records, sr_ref, failures, sr_type, device_config, exports=None):

@@ -20,7 +20,7 @@ description:
     XenServer documentation asks for after a host joins a pool whose management is bonded.
   - The members of an existing bond are never changed silently; the module refuses and explains.
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._attributes
@@ -371,9 +371,9 @@ def run(module, client, properties, done):
                 client.write(method, *args)
             else:
                 members, mode, props = data
+                where = "%s on %s" % (", ".join(params["devices"]), host_name(records, host_ref))
                 client.write("Bond.create", network_ref, members, "", mode, props,
-                             action="Creating a bond of %s on %s" % (", ".join(params["devices"]),
-                                                                      host_name(records, host_ref)))
+                             action="Creating a bond of %s" % where)
             done.append(text)
     if moves:
         records = dict(records, **client.get_all_records_of(("PIF", "Bond")))

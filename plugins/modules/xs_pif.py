@@ -19,7 +19,7 @@ description:
     with its own address, typically in a loop over the pool's hosts.
   - Every option is checked before the first XAPI call; an option left out is left as it is.
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._attributes
@@ -299,8 +299,8 @@ def plan_changes(records, ref, settings, purpose=None, disallow_unplug=None, man
         if final_mode == "None":
             raise InvalidParameterError("%s has no IP configuration, so it cannot be the management interface: give "
                                         "it mode and ip as well." % where)
-        steps.append(("move the management interface of %s to %s" % (host_name(records, pif.get("host")),
-                                                                       pif.get("device")),
+        host = host_name(records, pif.get("host"))
+        steps.append(("move the management interface of %s to %s" % (host, pif.get("device")),
                       [("management", (new_address,))]))
         after["management"] = True
     return steps, after

@@ -23,7 +23,7 @@ description:
     SRs that already exist on it, without changing anything.
   - The type and C(device_config) of an existing SR never change; the module refuses and explains.
 author:
-  - xenserver.pools contributors
+  - xenserver.pools contributors (!UNKNOWN)
 extends_documentation_fragment:
   - xenserver.pools._connection
   - xenserver.pools._attributes
@@ -311,7 +311,7 @@ def argument_spec():
         type=dict(type="str"),
         content_type=dict(type="str"),
         shared=dict(type="bool"),
-        device_config=dict(type="dict", default={}),
+        device_config=dict(type="dict"),
         sm_config=dict(type="dict"),
         host=dict(type="str"),
         default=dict(type="bool"),
@@ -756,6 +756,8 @@ def main():
                      ("state", "probed", ("type",))],
     )
     # also when the task runs with no_log, which skips the invocation log
+    if module.params["device_config"] is None:
+        module.params["device_config"] = {}
     module.no_log_values.update(secret_values(module.params["device_config"]))
     run = None
     try:

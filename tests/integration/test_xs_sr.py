@@ -92,9 +92,8 @@ def api(lab):
 
 
 def test_probe_sees_the_export_and_its_subnet(lab, playbook):
-    run, [result] = run_module(lab, playbook, "xs_sr", dict(state="probed", type="nfs",
-                                                             device_config={"server": "172.16.0.34"}),
-                               args=["--check"])
+    probe = dict(state="probed", type="nfs", device_config={"server": "172.16.0.34"})
+    run, [result] = run_module(lab, playbook, "xs_sr", probe, args=["--check"])
     assert result["changed"] is False and not result.get("failed"), result
     exports = dict((export["path"], export["allowed"]) for export in result["probe"]["exports"])
     assert exports["/srv/vhd"] == ["172.16.0.32/28"] and exports["/srv/backups"] == ["172.16.0.0/27"]
@@ -118,8 +117,8 @@ def test_with_require_all_hosts_false_the_master_must_reach_it(lab, playbook):
 
 
 def test_storage_ip_on_the_master_then_the_sr_is_created_with_a_warning(lab, playbook):
-    run, [pif] = run_module(lab, playbook, "xs_pif", dict(host="xs1", device="eth1", ip=STORAGE_IPS["xs1"] + "/28",
-                                                           purpose="Storage", disallow_unplug=True))
+    item = dict(host="xs1", device="eth1", ip=STORAGE_IPS["xs1"] + "/28", purpose="Storage", disallow_unplug=True)
+    run, [pif] = run_module(lab, playbook, "xs_pif", item)
     assert pif["changed"] is True and pif["pif"]["ip"] == "172.16.0.35", pif
     run, [result] = run_module(lab, playbook, "xs_sr", dict(SR, require_all_hosts=False))
     assert result["changed"] is True and not result.get("failed"), result

@@ -82,8 +82,8 @@ def test_parse_nfs_exports():
 
 def test_parse_srlist_targets_and_luns():
     assert parse_probe("<SRlist><SR><UUID>u1</UUID></SR><SR><UUID>u2</UUID></SR></SRlist>")["sr_uuids"] == ["u1", "u2"]
-    assert parse_probe(ISCSI_IQNS_XML)["targets"][0] == dict(iqn="iqn.2026-01.com.example:storage",
-                                                              address="10.0.50.10", port="", index="0")
+    target = dict(iqn="iqn.2026-01.com.example:storage", address="10.0.50.10", port="", index="0")
+    assert parse_probe(ISCSI_IQNS_XML)["targets"][0] == target
     assert parse_probe(LUNS_XML)["luns"] == [dict(id="0", scsi_id="36001405a1b2", size="1099511627776",
                                                   vendor="LIO-ORG", serial="a1b2")]
     assert parse_probe("not xml")["found"] == [] and parse_probe("")["exports"] == []

@@ -50,8 +50,8 @@ def test_check_mode_and_diff(xapi, pool, run_module):
 def test_purpose_is_replaced_and_removed(xapi, pool, run_module):
     pif(pool, "xs1", "eth2")["other_config"] = {"management_purpose": "Backup", "other": "kept"}
     outcome, result = run_module(xs_pif.main, dict(ARGS, host="xs1", device="eth2", purpose="Storage"))
-    assert outcome == "exit" and pif(pool, "xs1", "eth2")["other_config"] == {"management_purpose": "Storage",
-                                                                             "other": "kept"}
+    assert outcome == "exit"
+    assert pif(pool, "xs1", "eth2")["other_config"] == {"management_purpose": "Storage", "other": "kept"}
     outcome, result = run_module(xs_pif.main, dict(ARGS, host="xs1", device="eth2", purpose=""))
     assert outcome == "exit" and pif(pool, "xs1", "eth2")["other_config"] == {"other": "kept"}
 
