@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .api import REGISTRY, Message, register
 from .errors import XapiError
+from .factory import xapi_version_of
 from .model import CLASSES, ENUMS, NULL_REF, DateTime
 from .wire import xml_value
 
@@ -27,18 +28,22 @@ API_FAULT = "Fault"
 
 
 def api(wire_name: str, params: str = "", result: str = "void", *, session: bool = True,
-        has_async: bool = True, defaults: int = 0, since: dict | None = None):
+        has_async: bool = True, defaults: int = 0, since: dict | None = None,
+        xapi_from: tuple | None = None, xapi_removed: tuple | None = None):
     """Register an explicit message.  `params` is "type name, type name" in datamodel types;
     `defaults` is how many trailing parameters have defaults in the datamodel (the handler's
     Python defaults supply them).  `since` names trailing parameters (with defaults) newer than
     the published datamodel, with the xapi version that added them: only hosts of that version
-    or later take them (test_fidelity.py lists each one it allows)."""
+    or later take them (test_fidelity.py lists each one it allows).  `xapi_from` is the first
+    xapi version with the message (older hosts do not know it), `xapi_removed` the first where
+    the datamodel marks it removed (xapi then answers MESSAGE_REMOVED)."""
     cls, name = wire_name.split(".", 1)
     parsed = [tuple(p.strip().rsplit(" ", 1)) for p in params.split(",") if p.strip()]
 
     def decorate(fn):
         register(Message(cls, name, parsed, result, fn, session=session, has_async=has_async,
-                         defaults=defaults, since=dict(since or {})))
+                         defaults=defaults, since=dict(since or {}), xapi_from=xapi_from,
+                         xapi_removed=xapi_removed))
         return fn
     return decorate
 
@@ -277,8 +282,7 @@ def _check_session(machine: "Machine", ref) -> dict:
 
 def xapi_version(machine: "Machine") -> tuple[int, ...]:
     """The lab's `software.xapi` of a host, e.g. (25, 31)."""
-    text = str(machine.spec.get("software", {}).get("xapi", "0"))
-    return tuple(int(p) for p in text.split(".") if p.isdigit())
+    return xapi_version_of(machine.spec)
 
 
 def signature(msg: Message, machine: "Machine") -> tuple[list, int]:
@@ -320,6 +324,8 @@ async def dispatch(world: "World", machine: "Machine", method: str, args: list, 
 
 async def _serve(world: "World", machine: "Machine", method: str, args: list, entry: dict):
     name, msg, is_async = resolve(method)
+    if msg is not None and msg.xapi_from and xapi_version(machine) < msg.xapi_from:
+        msg = None   # the host's release does not have it yet
     entry["kind"] = call_kind(msg.wire_name if msg else name)
     try:
         if msg is None:
@@ -337,6 +343,11 @@ async def _serve(world: "World", machine: "Machine", method: str, args: list, en
         world.faults.before_call(machine, msg.wire_name)
         known, defaults = signature(msg, machine)
         args = _check_count(msg, known, defaults, name, args)
+        if msg.xapi_removed and xapi_version(machine) >= msg.xapi_removed:
+            # gen_server keeps a removed message's pattern and session check, nothing else
+            if msg.session:
+                _check_session(machine, args[0])
+            raise XapiError("MESSAGE_REMOVED")
         params = ([("session ref", "session_id")] if msg.session else []) + known
         decoded = [unmarshal(t, v) for (t, _), v in zip(params, args)]
         call = Call(world, machine, machine.db, msg)

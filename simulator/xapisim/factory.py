@@ -38,6 +38,16 @@ def mac_for(host: str, device: str) -> str:
     return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
+# xapi 1.234.0 (CP-32840, on the way to Stockholm) removed legacy SSL: its database upgrade sets
+# every host's ssl_legacy to false, and the calls that set it no longer do (api/tls.py).
+LEGACY_SSL_REMOVED = (1, 234)
+
+
+def xapi_version_of(spec: dict) -> tuple[int, ...]:
+    """The lab's software.xapi, e.g. (25, 31)."""
+    return tuple(int(p) for p in str(spec["software"]["xapi"]).split(".") if p.isdigit())
+
+
 def software_version(spec: dict) -> dict:
     sw = spec["software"]
     version = {
@@ -89,7 +99,8 @@ def build_standalone(world: World, machine: Machine, with_vms: bool = True) -> N
               external_auth_type=spec["external_auth"]["type"],
               external_auth_service_name=spec["external_auth"]["service_name"],
               other_config={"agent_start_time": ocaml_float(machine.agent_start)},
-              tls_verification_enabled=spec["tls_verification"], pending_guidances=list(spec["pending_guidances"]))
+              tls_verification_enabled=spec["tls_verification"], pending_guidances=list(spec["pending_guidances"]),
+              ssl_legacy=spec.get("ssl_legacy", False) and xapi_version_of(spec) < LEGACY_SSL_REMOVED)
     spec["uuid"] = db.get("host", host)["uuid"]  # the host keeps its uuid through eject and re-install
     machine.host_ref = host
     for i in range(spec["cpu"]["count"]):

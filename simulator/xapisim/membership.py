@@ -16,7 +16,8 @@ MAX_CLOCK_SKEW = 300   # seconds (Xapi_globs.max_clock_skew)
 COPIED_HOST_FIELDS = ("uuid", "name_label", "name_description", "hostname", "address", "edition",
                       "license_params", "license_server", "software_version", "external_auth_type",
                       "external_auth_service_name", "other_config", "API_version_major", "API_version_minor",
-                      "API_version_vendor", "tls_verification_enabled", "pending_guidances", "tags")
+                      "API_version_vendor", "tls_verification_enabled", "pending_guidances", "tags",
+                      "ssl_legacy")
 
 
 def push_into_pool(world: World, joiner: Machine, master: Machine) -> str:

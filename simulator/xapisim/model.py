@@ -162,6 +162,7 @@ _TABLES: dict[str, str] = {
         wlb_url                          RO/runtime      string
         wlb_username                     RO/runtime      string
         wlb_enabled                      RW              bool
+        wlb_verify_cert                  RW              bool
         redo_log_enabled                 RO/runtime      bool
         redo_log_vdi                     RO/runtime      VDI ref
         restrictions                     RO/runtime      (string -> string) map
@@ -246,6 +247,7 @@ _TABLES: dict[str, str] = {
         editions                            RO/runtime      string set
         pending_guidances                   RO/runtime      enum update_guidances set
         tls_verification_enabled            RO/runtime      bool
+        ssl_legacy                          RO/constructor  bool
     """,
     "host_metrics": """
         uuid          RO/runtime      string

@@ -19,6 +19,10 @@ class Message:
     # trailing parameters newer than the published datamodel: name -> the xapi version
     # (major, minor) that added it; older hosts do not know them (MESSAGE_PARAMETER_COUNT_MISMATCH)
     since: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # the lab's software.xapi decides whether a host has the message: from `xapi_from` on (before,
+    # MESSAGE_METHOD_UNKNOWN), and from `xapi_removed` on xapi answers MESSAGE_REMOVED
+    xapi_from: tuple[int, int] | None = None
+    xapi_removed: tuple[int, int] | None = None
 
     @property
     def wire_name(self) -> str:
