@@ -1,5 +1,5 @@
 # Two commands for a fresh clone (Python 3.11, make, and the package registries):
-#   make demo   start the three-standalone simulated lab, print its pools with xs_pool_info, stop it
+#   make demo   on the three-standalone simulated lab: build a pool, rolling maintenance, pool report
 #   make test   every check CI runs, in order, stopping at the first failure
 # Sub-targets: setup unit simulator-tests integration molecule sanity lint ee-context
 
