@@ -183,3 +183,63 @@ def test_a_bad_fault_in_the_lab_file_stops_the_lab(start_lab):
     with pytest.raises(LabError) as info:
         start_lab({**LAB, "faults": [{"kind": "crash", "host": "h9"}]})
     assert "h9" in str(info.value)
+
+
+# -- faults inside long operations -------------------------------------------------------
+MIGRATE_FAILED = ["VM_MIGRATE_FAILED", "vm", "source", "destination", "connection reset"]
+
+
+def pool_migrate_fault(**extra) -> dict:
+    return {"kind": "error", "method": "VM.pool_migrate", "code": MIGRATE_FAILED[0], "params": MIGRATE_FAILED[1:],
+            **extra}
+
+
+def test_an_error_for_pool_migrate_fails_an_evacuation_part_way(pool):
+    lab, x = pool
+    h2 = named(x, "host", "h2")
+    a2, b2 = named(x, "VM", "a2"), named(x, "VM", "b2")
+    control(lab, "POST", "/faults", pool_migrate_fault(after=1))     # the first migration passes
+    control(lab, "DELETE", "/calls")
+    # one VM at a time: the first has moved when the second migration's call fails
+    assert failure(x.host.evacuate, h2, "OpaqueRef:NULL", "1") == MIGRATE_FAILED
+    homes = {vm: x.VM.get_resident_on(vm) for vm in (a2, b2)}
+    assert sorted(home == h2 for home in homes.values()) == [False, True]
+    assert all(x.VM.get_power_state(vm) == "Running" for vm in (a2, b2))
+    assert x.host.get_current_operations(h2) == {}
+    assert control(lab, "GET", "/faults")["faults"] == []             # used up
+    # xapi's own calls are not in the call log, which records clients' calls
+    assert [c["method"] for c in control(lab, "GET", "/calls")["calls"] if c["kind"] == "write"] == ["host.evacuate"]
+    x.host.evacuate(h2)                                                # and it can be run again
+    assert all(x.VM.get_resident_on(vm) != h2 for vm in (a2, b2))
+
+
+def test_migrations_in_flight_carry_on_after_the_evacuation_failed(pool):
+    lab, x = pool
+    h2 = named(x, "host", "h2")
+    a2, b2 = named(x, "VM", "a2"), named(x, "VM", "b2")
+    control(lab, "POST", "/faults", pool_migrate_fault(after=1))
+    # one batch: the first migration starts, the second call fails at once
+    assert failure(x.host.evacuate, h2) == MIGRATE_FAILED
+    assert any("pool_migrate" in x.VM.get_current_operations(vm).values() for vm in (a2, b2))
+    wait_until(lambda: not any(x.VM.get_current_operations(vm) for vm in (a2, b2)))
+    assert sorted(x.VM.get_resident_on(vm) == h2 for vm in (a2, b2)) == [False, True]
+
+
+def test_an_error_for_pool_migrate_also_fails_a_client_migration_but_not_others(pool):
+    lab, x = pool
+    h1, h3 = named(x, "host", "h1"), named(x, "host", "h3")
+    control(lab, "POST", "/faults", pool_migrate_fault(host="h1", times="always"))
+    a3 = named(x, "VM", "a3")
+    assert failure(x.VM.pool_migrate, a3, h1, {"live": "true"}) == MIGRATE_FAILED
+    assert x.VM.get_resident_on(a3) == h3
+    control(lab, "DELETE", "/faults")
+    x.VM.pool_migrate(a3, h1, {"live": "true"})
+    assert x.VM.get_resident_on(a3) == h1
+
+
+def test_after_is_validated(pool):
+    lab, _ = pool
+    for after in (-1, "2", True, 1.5):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            control(lab, "POST", "/faults", pool_migrate_fault(after=after))
+        assert info.value.code == 400 and "faults[0].after: must be an integer >= 0" in json.load(info.value)["error"]

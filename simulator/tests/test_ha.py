@@ -282,3 +282,23 @@ def test_a_lab_pool_can_start_with_ha(start_lab):
     p1 = named(x, "VM", "p1")
     assert x.VM.get_ha_always_run(p1) is True       # running and protected
     assert failure(x.pool.enable_ha, [], {}) == ["HA_IS_ENABLED"]
+
+
+def test_an_error_for_vm_start_fails_the_ha_restart(pool):
+    lab, x, p = pool
+    h2 = named(x, "host", "h2")
+    x.pool.set_ha_host_failures_to_tolerate(p, "1")
+    x.pool.enable_ha([], {"timeout": "30"})
+    p2, b2 = named(x, "VM", "p2"), named(x, "VM", "b2")
+    request = urllib.request.Request(lab.control_url + "/faults", method="POST",
+                                     data=json.dumps({"kind": "error", "method": "VM.start", "code": "INTERNAL_ERROR",
+                                                      "params": ["xenopsd down"]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
+    crash(lab, "h2")
+    # HA restarts p2 first (protected): its VM.start fails, b2's (best-effort) goes through
+    wait_until(lambda: x.VM.get_resident_on(b2) not in (h2, "OpaqueRef:NULL"))
+    wait_until(lambda: [m for m in x.message.get_all_records().values() if m["name"] == "HA_PROTECTED_VM_RESTART_FAILED"])
+    failed = [m["obj_uuid"] for m in x.message.get_all_records().values() if m["name"] == "HA_PROTECTED_VM_RESTART_FAILED"]
+    assert failed == [x.VM.get_uuid(p2)]
+    assert x.VM.get_power_state(p2) == "Halted"

@@ -551,6 +551,18 @@ def binpack(world: World, db: Database, hosts: list[str], vms: list[str],
     return placement
 
 
+def internal_call(world: World, db: Database, method: str) -> None:
+    """A call xapi makes through its own API on the master (Client.Async.VM.pool_migrate in an
+    evacuation, Async.VM.start in an HA restart): an `error` fault armed for that method fires
+    for it as for a client's call.  It is not in the call log, which records clients' calls."""
+    world.faults.before_call(world.master_of(db), method)
+
+
+def _retrieve_exception(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()   # marks it retrieved: asyncio does not warn about it
+
+
 def plan_errors(plans: dict) -> dict:
     return {vm: detail for vm, (kind, detail) in plans.items() if kind == "error"}
 
@@ -578,20 +590,23 @@ async def evacuate(world: World, db: Database, host: str, *, network: str = NULL
                 raise
 
     running: set = set()
-    try:
-        while todo or running:
-            while todo and len(running) < batch:
-                vm, (_, target) = todo.pop(0)
-                running.add(asyncio.ensure_future(move(vm, target)))
-            finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                task.result()
-                done += 1
-                if call is not None:
-                    call.progress(done / len(plans))
-    finally:
-        for task in running:
-            task.cancel()
+    while todo or running:
+        while todo and len(running) < batch:
+            vm, (_, target) = todo.pop(0)
+            # xapi starts each migration with Client.Async.VM.pool_migrate: a failing call stops
+            # the evacuation
+            internal_call(world, db, "VM.pool_migrate")
+            # should the evacuation stop, a migration in flight carries on (xapi only destroys
+            # the task handles); its failure then shows only in the VM's state
+            task = world.spawn(move(vm, target))
+            task.add_done_callback(_retrieve_exception)
+            running.add(task)
+        finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        for task in sorted(finished, key=lambda t: t.exception() is not None):
+            task.result()
+            done += 1
+            if call is not None:
+                call.progress(done / len(plans))
     left = len(user_vms(db, host))
     if left:
         raise XapiError("INTERNAL_ERROR", f"evacuate: {left} VMs are still resident on {host}")
@@ -919,6 +934,7 @@ async def ha_host_failed(world: World, db: Database, machine: Machine, victims: 
     restart.sort(key=lambda v: (db.get("VM", v)["ha_restart_priority"] != "restart", db.get("VM", v)["order"]))
     for vm in restart:
         try:
+            internal_call(world, db, "VM.start")   # the HA restart's Client.Async.VM.start
             target = choose_host(world, db, vm)
             assert_can_boot_here(world, db, vm, target)
             async with vm_operation(world, db, vm, "start"):

@@ -35,8 +35,8 @@ class Machine:
 # kind -> (required keys, optional keys); every fault may name a host
 FAULT_KINDS = {
     "latency": ({"seconds"}, {"host", "method"}),
-    "error": ({"method", "code"}, {"host", "params", "times"}),
-    "drop_connection": ({"method"}, {"host", "times"}),
+    "error": ({"method", "code"}, {"host", "params", "times", "after"}),
+    "drop_connection": ({"method"}, {"host", "times", "after"}),
     "crash": ({"host"}, set()),
     "reboot_hang": ({"host"}, set()),
     "slow_reboot": ({"host", "factor"}, set()),
@@ -71,6 +71,9 @@ def fault_problems(faults: list, hosts: set, storages: set) -> list[str]:
         times = fault.get("times", 1)
         if not (times == "always" or (isinstance(times, int) and times > 0)):
             problems.append(f"{where}.times: must be a positive integer or \"always\"")
+        after = fault.get("after", 0)
+        if not (isinstance(after, int) and not isinstance(after, bool) and after >= 0):
+            problems.append(f"{where}.after: must be an integer >= 0 (how many matching calls pass first)")
         for key in ("seconds", "factor"):
             if key in fault and not (isinstance(fault[key], (int, float)) and fault[key] >= 0):
                 problems.append(f"{where}.{key}: must be a number >= 0")
@@ -102,6 +105,9 @@ class Faults:
     def _fire(self, kind: str, machine: Machine, method: str) -> dict | None:
         for fault in self.armed:
             if fault["kind"] == kind and fault.get("method") == method and fault.get("host") in (None, machine.name):
+                if fault.get("after", 0) > 0:   # this matching call still passes
+                    fault["after"] -= 1
+                    continue
                 if fault["times"] != "always":
                     fault["times"] -= 1
                     if fault["times"] == 0:
