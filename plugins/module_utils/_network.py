@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError
+from ansible_collections.xenserver.pools.plugins.module_utils._client import Deadline
+from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError, XenServerError
 
 NULL_REF = "OpaqueRef:NULL"
 
@@ -26,6 +27,9 @@ NULL_REF = "OpaqueRef:NULL"
 IP_MODES = {"static": "Static", "dhcp": "DHCP", "none": "None"}
 
 PURPOSE_KEY = "management_purpose"  # PIF.other_config key XenCenter uses to name a secondary interface
+
+# After moving the master's management interface: how long its old address is given to answer.
+MOVE_CHECK_SECONDS = 15
 
 
 # --- IP settings --------------------------------------------------------------------------
@@ -309,8 +313,17 @@ def move_management(client, records, host_ref, target_ref, copy_ip=None, new_add
                  action="Moving the management interface of %s to %s" % (host, target.get("device")))
     actions.append("move the management interface of %s to %s" % (host, target.get("device")))
     is_master = any(pool.get("master") == host_ref for pool in records.get("pool", {}).values())
-    if is_master and new_address and new_address != records["host"].get(host_ref, {}).get("address"):
-        client._follow_master(new_address)  # pylint: disable=protected-access
+    old_address = records["host"].get(host_ref, {}).get("address")
+    if is_master and new_address and new_address != old_address:
+        # The master's API moves with its management interface: ask at the old address what the host's
+        # address is now (XAPI updates host.address), or, if it no longer answers, go to the new one.
+        try:
+            address = client.read("host.get_address", host_ref, deadline=Deadline(MOVE_CHECK_SECONDS),
+                                  request_timeout=MOVE_CHECK_SECONDS)
+        except XenServerError:
+            address = new_address
+        if address and address != old_address:
+            client._follow_master(address)  # pylint: disable=protected-access
     client.wait_for(["PIF/%s" % target_ref],
                     lambda state: bool(state.get("pif", {}).get(target_ref, {}).get("management")),
                     "the management interface of %s to be %s" % (host, target.get("device")))

@@ -329,6 +329,7 @@ class FakePool(object):
             if other["host"] == record["host"]:
                 other["management"] = False
         record["management"] = True
+        self.records["host"][record["host"]]["address"] = record["IP"]  # as xapi does
 
     def call_network__create(self, record):
         return self.add("network", {"name_label": record["name_label"], "bridge": "xapi%d" % next(self.numbers),

@@ -110,3 +110,15 @@ def test_failure_midway_reports_what_was_done(xapi, pool, run_module):
     assert result["actions"] == ["reconfigure eth1 on xs2 to static 172.16.0.34/255.255.255.240",
                                  "set the purpose of eth1 on xs2 to 'Storage'"]
     assert "CLUSTERING_ENABLED" in result["msg"]
+
+
+def test_the_master_api_is_followed_to_its_new_management_address(xapi, pool, run_module):
+    xapi.endpoints["https://198.51.100.1/"] = pool.endpoint  # the master answers at its new address too
+    outcome, result = run_module(xs_pif.main, dict(ARGS, host="xs1", device="eth1", ip="198.51.100.1/24",
+                                                   management=True))
+    assert outcome == "exit" and result["changed"] is True, result
+    moved = [method for _url, method, _args in xapi.calls].index("host.management_reconfigure")
+    # the old address is asked where the host is now (XAPI updated host.address); then the new one is used
+    assert xapi.calls[moved + 1][:2] == ("https://192.0.2.1/", "host.get_address")
+    assert set(url for url, _method, _args in xapi.calls[moved + 2:]) == {"https://198.51.100.1/"}
+    assert xapi.sessions == set()  # logged out at the new address

@@ -232,3 +232,25 @@ def test_local_sr_cannot_be_default_of_a_pool(xapi, pool, run_module):
     outcome, result = run_module(xs_sr.main, dict(ARGS, name_label="Local storage", host="xs2", default=True))
     assert outcome == "fail"
     assert "is local to one host and cannot be the default SR of a pool of 3 hosts" in result["msg"]
+
+
+def test_local_sr_on_one_host(xapi, pool, run_module):
+    args = dict(ARGS, name_label="scratch", type="ext", host="xs2", device_config={"device": "/dev/sdb"})
+    outcome, result = run_module(xs_sr.main, args)
+    assert outcome == "exit" and result["changed"] is True, result
+    assert result["sr"]["shared"] is False and result["sr"]["hosts"] == [dict(host="xs2", attached=True)]
+    [create] = [call_args for _url, method, call_args in xapi.calls if method == "Async.SR.create"]
+    assert create[0] == "OpaqueRef:host-xs2" and create[7] is False
+    outcome, result = run_module(xs_sr.main, args)
+    assert outcome == "exit" and result["changed"] is False
+
+
+def test_rename_and_describe_by_uuid(xapi, pool, run_module):
+    storage_ips(pool)
+    sr = pool.shared_nfs_sr()
+    uuid = pool.records["SR"][sr]["uuid"]
+    outcome, result = run_module(xs_sr.main, dict(ARGS, uuid=uuid, name_label="vhd", name_description="tutorial"))
+    assert outcome == "exit" and result["changed"] is True
+    assert (pool.records["SR"][sr]["name_label"], pool.records["SR"][sr]["name_description"]) == ("vhd", "tutorial")
+    outcome, result = run_module(xs_sr.main, dict(ARGS, uuid=uuid, name_label="vhd", name_description="tutorial"))
+    assert result["changed"] is False
