@@ -668,11 +668,18 @@ async def stop_listener(machine: Machine) -> None:
 
 
 def take_host_fault(world: World, machine: Machine, kind: str) -> dict | None:
-    """A one-shot host fault (reboot_hang, slow_reboot) is used up by the reboot it affects."""
+    """A one-shot host fault (reboot_hang, slow_reboot, slow_restart) is used up by the reboot
+    or restart it affects."""
     fault = world.faults.host_fault(kind, machine)
     if fault is not None:
         world.faults.armed.remove(fault)
     return fault
+
+
+def restart_factor(world: World, machine: Machine | None) -> float:
+    """How much longer this xapi restart takes: a slow_restart fault's factor (used up), else 1."""
+    fault = take_host_fault(world, machine, "slow_restart") if machine is not None else None
+    return fault["factor"] if fault else 1.0
 
 
 async def power_cycle(world: World, machine: Machine, *, reboot: bool) -> None:
@@ -768,7 +775,7 @@ async def restart_agent(world: World, machine: Machine) -> None:
     user's disable) is lost."""
     await sleep_seconds(world, 1)
     await stop_listener(machine)
-    await world.sleep("api_restart")
+    await world.sleep("api_restart", restart_factor(world, machine))
     await start_host(world, machine, system_boot=False)
 
 

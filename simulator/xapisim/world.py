@@ -40,6 +40,7 @@ FAULT_KINDS = {
     "crash": ({"host"}, set()),
     "reboot_hang": ({"host"}, set()),
     "slow_reboot": ({"host", "factor"}, set()),
+    "slow_restart": ({"host", "factor"}, set()),
     "storage_down": ({"storage"}, set()),
     "storage_up": ({"storage"}, set()),
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from contextlib import asynccontextmanager
 
-from .. import membership
+from .. import lifecycle, membership
 from ..db import Database, new_ref
 from ..dispatch import Call, api
 from ..errors import XapiError
@@ -288,7 +288,7 @@ async def restart_as_slave(world: World, joiner: Machine, db: Database, host: st
     if joiner.listener:
         await joiner.listener.stop()
     membership.become_slave(world, joiner, db, host, master_address)
-    await world.sleep("api_restart")
+    await world.sleep("api_restart", lifecycle.restart_factor(world, joiner))
     if not joiner.powered:
         return   # switched off while it restarted
     if joiner.listener:
@@ -410,7 +410,7 @@ async def reset_after_eject(world: World, machine: Machine | None) -> None:
     if machine.listener:
         await machine.listener.stop()
     machine.db, machine.host_ref, machine.master_address = None, "", None
-    await world.sleep("eject_reset")
+    await world.sleep("eject_reset", lifecycle.restart_factor(world, machine))
     build_standalone(world, machine, with_vms=False)
     db = machine.db
     db.set("host", machine.host_ref, tls_verification_enabled=False)
@@ -437,12 +437,15 @@ async def pool_designate_new_master(call, host):
 
 async def transition(world: World, db: Database, old: Machine, new: Machine) -> None:
     """After the commit: the old and the new master restart; the new one comes up as master
-    of the same database, without sessions and tasks (xapi does not persist them)."""
+    of the same database, without sessions and tasks (xapi does not persist them).  A slow
+    restart (fault) of the new master delays the whole transition; of the old one, only its
+    own return."""
     await world.sleep("api_restart", FUSE)
     for machine in (old, new):
         if machine.listener:
             await machine.listener.stop()
-    await world.sleep("master_transition")
+    new_factor, old_factor = lifecycle.restart_factor(world, new), lifecycle.restart_factor(world, old)
+    await world.sleep("master_transition", new_factor)
     pool = the_pool(db)
     for machine in world.machines:
         if machine.db is db:
@@ -452,8 +455,10 @@ async def transition(world: World, db: Database, old: Machine, new: Machine) -> 
         destroy_session(world, db, ref)
     for ref in list(db.all("task")):
         db.delete("task", ref)
+    late = [old] if old_factor > new_factor else []
     for machine in (old, new):
-        membership.agent_started(world, machine)
+        if machine not in late:
+            membership.agent_started(world, machine)
     for ref, host in db.all("host").items():
         machine = world.machine_of(db, ref)
         if machine is not None and machine.powered:
@@ -462,8 +467,14 @@ async def transition(world: World, db: Database, old: Machine, new: Machine) -> 
     db.create("message", name="POOL_MASTER_TRANSITION", priority=4, cls="Host", obj_uuid=new_uuid,
               timestamp=DateTime.at(world.now() + new.spec.get("clock_offset", 0)), body="")
     for machine in (old, new):
-        if machine.listener and machine.powered:
+        if machine not in late and machine.listener and machine.powered:
             await machine.listener.start()
+    if late:
+        await world.sleep("master_transition", old_factor - new_factor)
+        if db.exists("host", old.host_ref):
+            membership.agent_started(world, old)
+        if old.listener and old.powered:
+            await old.listener.start()
 
 
 # -- recovery and removal ----------------------------------------------------------------------
