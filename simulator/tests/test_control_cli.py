@@ -1,16 +1,19 @@
 """The control interface (docs/ARCHITECTURE.md) and the command line contract."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+import xmlrpc.client
 from pathlib import Path
 
 import pytest
@@ -222,6 +225,49 @@ def test_faults_are_validated_listed_and_cleared(lab):
     started = time.monotonic()
     x.pool.get_all()
     assert time.monotonic() - started < 0.2
+
+
+def raw_call(lab, method: str, *params):
+    """One XML-RPC request on its own connection, without xmlrpc.client's retry of a request
+    whose connection was closed (Transport.request retries once: a blind retry)."""
+    host = lab.info["hosts"][0]
+    address, port = host["url"].split("//")[1].rstrip("/").split(":")
+    context = ssl.create_default_context(cafile=lab.info["ca_bundle"])
+    connection = http.client.HTTPSConnection(address, int(port), context=context, timeout=10)
+    try:
+        connection.request("POST", "/", xmlrpc.client.dumps(params, method), {"Content-Type": "text/xml"})
+        return xmlrpc.client.loads(connection.getresponse().read())[0][0]
+    finally:
+        connection.close()
+
+
+def test_drop_connection_before_or_after_the_call(lab):
+    x = xapi_session(lab).xenapi
+    session = raw_call(lab, "session.login_with_password", "root", "lab-root-pw", "1.0", "drop-test")["Value"]
+    host = x.host.get_all()[0]
+    request(lab, "DELETE", "/calls")
+    # before (the default): the call does not run
+    request(lab, "POST", "/faults", {"kind": "drop_connection", "method": "host.set_name_description"})
+    with pytest.raises((http.client.HTTPException, OSError)):
+        raw_call(lab, "host.set_name_description", session, host, "first")
+    assert x.host.get_name_description(host) != "first"
+    # after: the call runs, then the connection closes before the answer
+    request(lab, "POST", "/faults", {"kind": "drop_connection", "method": "host.set_name_description", "when": "after"})
+    with pytest.raises((http.client.HTTPException, OSError)):
+        raw_call(lab, "host.set_name_description", session, host, "second")
+    assert x.host.get_name_description(host) == "second"
+    logged = [(c["args"], c["status"]) for c in request(lab, "GET", "/calls")[1]["calls"]
+              if c["method"] == "host.set_name_description"]
+    assert logged == [([host, "second"], "ok")]
+    # xmlrpc.client (so XenAPI) sends a request again once when its connection closes: a write
+    # whose answer was lost runs twice
+    request(lab, "DELETE", "/calls")
+    request(lab, "POST", "/faults", {"kind": "drop_connection", "method": "host.set_name_description", "when": "after"})
+    x.host.set_name_description(host, "third")
+    logged = [c["status"] for c in request(lab, "GET", "/calls")[1]["calls"] if c["method"] == "host.set_name_description"]
+    assert logged == ["ok", "ok"]
+    status, reply = request(lab, "POST", "/faults", {"kind": "drop_connection", "method": "VM.start", "when": "during"})
+    assert status == 400 and "faults[0].when: 'during' is unknown; allowed: before, after" in reply["error"]
 
 
 # -- command line ----------------------------------------------------------------------

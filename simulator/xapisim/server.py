@@ -60,10 +60,20 @@ class Listener:
     async def _call(self, request: web.Request, method: str, args: list, encode):
         _, message, _ = resolve(method)
         wire_name = message.wire_name if message else method
-        if self.world.faults.drop_connection(self.machine, wire_name) and request.transport is not None:
+        drop = self.world.faults.drop_connection(self.machine, wire_name)
+        if drop == "before":
+            self._drop(request)
+        body = await dispatch(self.world, self.machine, method, args, encode)
+        if drop == "after":
+            self._drop(request)   # the call ran (and is in the call log); its answer is lost
+        return body
+
+    @staticmethod
+    def _drop(request: web.Request) -> None:
+        """Closes the connection without an answer; aiohttp then abandons the handler."""
+        if request.transport is not None:
             request.transport.close()
-            raise asyncio.CancelledError
-        return await dispatch(self.world, self.machine, method, args, encode)
+        raise asyncio.CancelledError
 
     async def _options(self, request: web.Request) -> web.Response:
         return web.Response(status=200, headers={**_CORS, "Allow": "OPTIONS, POST"})

@@ -36,7 +36,7 @@ class Machine:
 FAULT_KINDS = {
     "latency": ({"seconds"}, {"host", "method"}),
     "error": ({"method", "code"}, {"host", "params", "times", "after"}),
-    "drop_connection": ({"method"}, {"host", "times", "after"}),
+    "drop_connection": ({"method"}, {"host", "times", "after", "when"}),
     "crash": ({"host"}, set()),
     "reboot_hang": ({"host"}, set()),
     "slow_reboot": ({"host", "factor"}, set()),
@@ -44,6 +44,9 @@ FAULT_KINDS = {
     "storage_down": ({"storage"}, set()),
     "storage_up": ({"storage"}, set()),
 }
+
+# drop_connection: before the call runs (the default), or after it ran, before the answer is sent
+DROP_WHEN = ("before", "after")
 
 
 def fault_problems(faults: list, hosts: set, storages: set) -> list[str]:
@@ -75,6 +78,8 @@ def fault_problems(faults: list, hosts: set, storages: set) -> list[str]:
         after = fault.get("after", 0)
         if not (isinstance(after, int) and not isinstance(after, bool) and after >= 0):
             problems.append(f"{where}.after: must be an integer >= 0 (how many matching calls pass first)")
+        if "when" in fault and fault["when"] not in DROP_WHEN:
+            problems.append(f"{where}.when: {fault['when']!r} is unknown; allowed: {', '.join(DROP_WHEN)}")
         for key in ("seconds", "factor"):
             if key in fault and not (isinstance(fault[key], (int, float)) and fault[key] >= 0):
                 problems.append(f"{where}.{key}: must be a number >= 0")
@@ -121,8 +126,10 @@ class Faults:
         if fault:
             raise XapiError(fault["code"], *fault.get("params", []))
 
-    def drop_connection(self, machine: Machine, method: str) -> bool:
-        return self._fire("drop_connection", machine, method) is not None
+    def drop_connection(self, machine: Machine, method: str) -> str | None:
+        """When to drop the connection of this call ("before" or "after" it runs), or None."""
+        fault = self._fire("drop_connection", machine, method)
+        return fault.get("when", "before") if fault else None
 
     def latency(self, machine: Machine, method: str) -> float:
         return sum(f["seconds"] for f in self.armed if f["kind"] == "latency"
