@@ -26,7 +26,7 @@ every candidate before joining any, and each check is unit-tested on its own.
 
 from __future__ import annotations
 
-NULL_REF = "OpaqueRef:NULL"
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF
 
 # Documented limits (seed 003): 64 hosts at most; 16 when HA or GFS2 storage is in use.
 MAX_POOL_SIZE = 64

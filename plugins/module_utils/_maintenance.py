@@ -20,6 +20,13 @@ tested one by one; the Maintenance class sequences the XAPI calls.
 
 from __future__ import annotations
 
+from ansible_collections.xenserver.pools.plugins.module_utils._common import (
+    RUNNING_POWER_STATES,
+    is_live,
+    master_ref,
+    memory_free,
+    other_config_changes,
+)
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     ConnectionFailedError,
     InvalidParameterError,
@@ -27,8 +34,6 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     XapiError,
     XenServerError,
 )
-
-NULL_REF = "OpaqueRef:NULL"
 
 # XenCenter's records (xenadmin Host.SaveEvacuatedVMs / EvacuateHostAction): comma-separated uuids.
 KEY_MODE = "MAINTENANCE_MODE"
@@ -92,14 +97,6 @@ def read_pool(client):
     return client.get_all_records_of(CLASSES)
 
 
-def the_pool(records):
-    return next(iter(records["pool"].values()))
-
-
-def master_ref(records):
-    return the_pool(records)["master"]
-
-
 def find_host(records, wanted):
     """The host ref for a uuid, name (name_label or hostname) or management address."""
     text = (wanted or "").strip()
@@ -128,11 +125,6 @@ def vm_label(vm):
     return "%s (%s)" % (vm.get("name_label", ""), vm.get("uuid", ""))
 
 
-def is_live(records, host_ref):
-    metrics = records["host_metrics"].get(records["host"][host_ref].get("metrics"), {})
-    return bool(metrics.get("live"))
-
-
 def is_movable_vm(vm):
     return not (vm.get("is_control_domain") or vm.get("is_a_template") or vm.get("is_a_snapshot"))
 
@@ -141,26 +133,8 @@ def resident_vms(records, host_ref):
     """Refs of the guest VMs running (or paused) on the host, by name."""
     vms = records["VM"]
     found = [ref for ref, vm in vms.items()
-             if vm.get("resident_on") == host_ref and is_movable_vm(vm) and vm.get("power_state") in ("Running", "Paused")]
+             if vm.get("resident_on") == host_ref and is_movable_vm(vm) and vm.get("power_state") in RUNNING_POWER_STATES]
     return sorted(found, key=lambda ref: vms[ref].get("name_label", ""))
-
-
-def memory_free(records, host_ref):
-    """Host memory minus overhead minus what the VMs running on it use (control domain included)."""
-    host = records["host"][host_ref]
-    metrics = records["host_metrics"].get(host.get("metrics"), {})
-    used = 0
-    for vm in records["VM"].values():
-        if vm.get("resident_on") == host_ref and vm.get("power_state") in ("Running", "Paused"):
-            used += _int(vm.get("memory_overhead")) + (_int(vm.get("memory_target")) or _int(vm.get("memory_dynamic_max")))
-    return _int(metrics.get("memory_total")) - _int(host.get("memory_overhead")) - used
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 def maintenance_records(host):
@@ -330,7 +304,7 @@ def restore_plan(records, host_ref):
             state = vm.get("power_state")
             if ref is None:
                 item["reason"] = "the VM no longer exists"
-            elif state in ("Running", "Paused"):
+            elif state in RUNNING_POWER_STATES:
                 if vm.get("resident_on") == host_ref:
                     item["reason"] = "already running on this host"
                 else:
@@ -346,20 +320,6 @@ def restore_plan(records, host_ref):
                                              "suspended": "suspended by us"}[recorded]))
             plan.append(item)
     return plan
-
-
-def other_config_changes(current, wanted):
-    """(keys to remove, {key: value} to add) turning the maintenance keys of `current` into `wanted`."""
-    remove, add = [], {}
-    for key in RECORD_KEYS:
-        old, new = current.get(key), wanted.get(key)
-        if old == new:
-            continue
-        if old is not None:
-            remove.append(key)
-        if new is not None:
-            add[key] = new
-    return remove, add
 
 
 def records_to_other_config(lists, mode):
@@ -379,12 +339,6 @@ def blocker_from_error(records, error, extra_names=None):
     if params and params[0] in records.get("VM", {}):
         return describe_blocker(records, params[0], [error.code] + params, extra_names)
     return None
-
-
-def public_power_on_config(config):
-    """power_on_config without the keys that hold or name secrets."""
-    return dict((key, value) for key, value in (config or {}).items()
-                if "password" not in key.lower() and "secret" not in key.lower())
 
 
 # --- the steps ---------------------------------------------------------------------------------
@@ -561,7 +515,7 @@ class Maintenance(object):
         host = records["host"][host_ref]
         current = host.get("other_config") or {}
         wanted = records_to_other_config(lists, mode)
-        remove, add = other_config_changes(current, wanted)
+        remove, add = other_config_changes(current, wanted, RECORD_KEYS)
         if not remove and not add:
             return
         self._act(text % host_name(records, host_ref))
@@ -595,7 +549,7 @@ class Maintenance(object):
         vms = records["VM"]
         for vm_ref in blocked:
             vm = vms[vm_ref]
-            if vm.get("resident_on") != host_ref or vm.get("power_state") not in ("Running", "Paused"):
+            if vm.get("resident_on") != host_ref or vm.get("power_state") not in RUNNING_POWER_STATES:
                 continue
             if self.options["blocked_vms"] == "suspend":
                 self._act("suspend VM %s" % vm_label(vm))
@@ -627,11 +581,8 @@ class Maintenance(object):
         args = (host_ref, network) if network else (host_ref,)
         self.client.run_task("host.evacuate", *args, what="evacuating host %s" % name)
 
-        def evacuated(state):
-            return not any(vm.get("resident_on") == host_ref and is_movable_vm(vm)
-                           and vm.get("power_state") in ("Running", "Paused") for vm in state.get("vm", {}).values())
-
-        state = self.client.wait_for(["VM"], evacuated, "no VM to be running on host %s" % name)
+        state = self.client.wait_for(["VM"], lambda state: not resident_vms({"VM": state.get("vm", {})}, host_ref),
+                                     "no VM to be running on host %s" % name)
         after = dict(fresh)
         after["VM"] = state.get("vm", {})
         for ref in moving:

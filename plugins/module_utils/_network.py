@@ -19,9 +19,8 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import Deadline
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError, XenServerError
-
-NULL_REF = "OpaqueRef:NULL"
 
 # XAPI's ip_configuration_mode enum, by the lower-case names the modules take.
 IP_MODES = {"static": "Static", "dhcp": "DHCP", "none": "None"}

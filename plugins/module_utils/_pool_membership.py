@@ -27,6 +27,13 @@ import time
 from urllib.parse import urlsplit
 
 from ansible_collections.xenserver.pools.plugins.module_utils import _client
+from ansible_collections.xenserver.pools.plugins.module_utils._common import (
+    NULL_REF,
+    is_live,
+    master_ref,
+    pool_summary,
+    the_pool,
+)
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     InvalidParameterError,
     RequestTimeoutError,
@@ -35,7 +42,6 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._join_prechecks import Side, result
 
-NULL_REF = "OpaqueRef:NULL"
 GIB = 1024 ** 3
 
 # One get_all_records per class on each side: the number of calls does not grow with the pool.
@@ -170,42 +176,20 @@ def find_host(records, text, by_name=True):
 def host_facts(records, ref):
     """A host as the modules return it."""
     host = records["host"][ref]
-    pool = next(iter(records["pool"].values()), {})
-    metrics = records.get("host_metrics", {}).get(host.get("metrics"), {})
     return dict(name=host.get("name_label", ""), uuid=host.get("uuid", ""), address=host.get("address", ""),
-                is_master=(ref == pool.get("master")), live=bool(metrics.get("live", False)),
-                enabled=bool(host.get("enabled")))
-
-
-def sr_name(srs, ref):
-    sr = srs.get(ref)
-    return None if sr is None else dict(name=sr.get("name_label", ""), uuid=sr.get("uuid", ""))
+                is_master=(ref == master_ref(records)), live=is_live(records, ref), enabled=bool(host.get("enabled")))
 
 
 def pool_facts(records):
     """The pool object as xs_pool_info returns it, plus the settings xs_pool manages."""
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     hosts = records["host"]
-    master = hosts.get(pool.get("master"), {})
     srs = records.get("SR", {})
     vdis = records.get("VDI", {})
-    facts = dict(
-        uuid=pool.get("uuid", ""),
-        name=pool.get("name_label", ""),
-        description=pool.get("name_description", ""),
-        master=master.get("name_label"),
-        master_uuid=master.get("uuid"),
-        master_address=master.get("address"),
-        default_sr=sr_name(srs, pool.get("default_SR")),
-        suspend_image_sr=sr_name(srs, pool.get("suspend_image_SR")),
-        crash_dump_sr=sr_name(srs, pool.get("crash_dump_SR")),
-        ha=dict(
-            enabled=bool(pool.get("ha_enabled")),
-            host_failures_to_tolerate=pool.get("ha_host_failures_to_tolerate", 0),
-            cluster_stack=pool.get("ha_cluster_stack", ""),
-            heartbeat_srs=sorted(srs[vdis[vdi]["SR"]].get("name_label", "") for vdi in _statefile_vdis(pool, vdis)
-                                 if vdis[vdi].get("SR") in srs),
-        ),
+    facts = pool_summary(records)
+    facts["ha"]["heartbeat_srs"] = sorted(srs[vdis[vdi]["SR"]].get("name_label", "")
+                                          for vdi in statefile_vdis(pool, vdis) if vdis[vdi].get("SR") in srs)
+    facts.update(
         tags=sorted(pool.get("tags", [])),
         other_config=dict(pool.get("other_config", {})),
         tls_verification_enabled=bool(pool.get("tls_verification_enabled", False)),
@@ -216,7 +200,7 @@ def pool_facts(records):
     return facts
 
 
-def _statefile_vdis(pool, vdis):
+def statefile_vdis(pool, vdis):
     """pool.ha_statefiles holds VDI refs (or uuids on some releases)."""
     by_uuid = dict((vdi.get("uuid"), ref) for ref, vdi in vdis.items())
     found = []
@@ -235,7 +219,7 @@ def non_shared_pool_srs(records):
     In a pool of several hosts such a setting points at one host's local disk: XenCenter clears
     them after a join, and so do we.
     """
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     srs = records.get("SR", {})
     return [(field, option, pool.get(field)) for field, option in POOL_SR_FIELDS
             if pool.get(field) in srs and not srs[pool[field]].get("shared")]
@@ -368,11 +352,9 @@ def eject_checks(records, host_ref, successor_ref=None, evacuate=False, allow_lo
     evacuation_blockers: host.get_vms_which_prevent_evacuation's answer ({VM ref: [code, ...]}),
     when evacuate is set and VMs are on the host.
     """
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     hosts = records["host"]
-    host = hosts[host_ref]
-    name = host.get("name_label", host_ref)
-    metrics = records.get("host_metrics", {}).get(host.get("metrics"), {})
+    name = hosts[host_ref].get("name_label", host_ref)
     vms = records.get("VM", {})
     checks = []
 
@@ -382,7 +364,7 @@ def eject_checks(records, host_ref, successor_ref=None, evacuate=False, allow_lo
     else:
         checks.append(result("ha_disabled", True, "HA is off"))
 
-    if not metrics.get("live", False):
+    if not is_live(records, host_ref):
         checks.append(result("host_live", False, "%s is not live (offline); XAPI can only eject a running host: "
                                                  "power it on first" % name))
     else:
@@ -445,13 +427,13 @@ def _successor_check(records, host_ref, successor_ref):
     hosts = records["host"]
     successor = hosts[successor_ref]
     name = successor.get("name_label", successor_ref)
-    metrics = records.get("host_metrics", {}).get(successor.get("metrics"), {})
+    live = is_live(records, successor_ref)
     if successor_ref == host_ref:
         return result("successor_ready", False, "designate_new_master names the host being ejected; name another "
                                                 "member of the pool")
-    if not metrics.get("live", False) or not successor.get("enabled"):
+    if not live or not successor.get("enabled"):
         return result("successor_ready", False, "the new master %s is %s; choose a live, enabled member"
-                      % (name, "offline" if not metrics.get("live", False) else "disabled"))
+                      % (name, "offline" if not live else "disabled"))
     return result("successor_ready", True, "%s is live and enabled" % name)
 
 

@@ -24,9 +24,8 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import convert_record
+from ansible_collections.xenserver.pools.plugins.module_utils._common import memory_used, the_pool
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import XapiError
-
-NULL_REF = "OpaqueRef:NULL"
 
 # The classes the report needs on top of those xs_pool_info reads (pool, host, host_metrics, network,
 # PIF, Bond, SR, PBD, VM). PGPU and PCI are empty on hosts without GPUs.
@@ -63,7 +62,7 @@ def read_records_at_once(client, classes):
 
 def resource_data(records):
     """{servers, networks, srs, vdis, vms, gpus}: lists of rows, each sorted by name."""
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     hosts = records["host"]
     # master first, then by name: the order of every list of host names below
     host_order = sorted(hosts, key=lambda ref: (ref != pool.get("master"), hosts[ref].get("name_label", "")))
@@ -92,10 +91,7 @@ def _server(ref, records, pool):
     host = records["host"][ref]
     metrics = records["host_metrics"].get(host.get("metrics"), {})
     memory_total = metrics.get("memory_total", 0)
-    memory_used = host.get("memory_overhead", 0) + sum(
-        vm.get("memory_overhead", 0) + (vm.get("memory_target") or vm.get("memory_dynamic_max", 0))
-        for vm in records["VM"].values()
-        if vm.get("resident_on") == ref and vm.get("power_state") in ("Running", "Paused"))
+    used = memory_used(records, ref)
     local_srs = [records["SR"][pbd.get("SR")] for pbd in records["PBD"].values()
                  if pbd.get("host") == ref and pbd.get("SR") in records["SR"]]
     return dict(
@@ -105,7 +101,7 @@ def _server(ref, records, pool):
         address=host.get("address", ""),
         cpu_count=_int(host.get("cpu_info", {}).get("cpu_count")),
         memory_total=memory_total,
-        memory_used=min(memory_used, memory_total) if memory_total else memory_used,
+        memory_used=min(used, memory_total) if memory_total else used,
         local_storage=sorted(
             (dict(sr=sr.get("name_label", ""), size=sr.get("physical_size", -1),
                   utilisation=sr.get("physical_utilisation", -1))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree
 
+from ansible_collections.xenserver.pools.plugins.module_utils._common import master_ref
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError
 from ansible_collections.xenserver.pools.plugins.module_utils._network import (
     host_ip_list,
@@ -124,10 +125,6 @@ def pbds_of(records, sr_ref):
         if pbd.get("SR") == sr_ref and pbd.get("host") not in found:
             found[pbd.get("host")] = (pbd_ref, pbd)
     return found
-
-
-def master_ref(records):
-    return next(iter(records["pool"].values())).get("master")
 
 
 def hosts_in_order(records, master_last=False):

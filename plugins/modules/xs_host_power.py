@@ -205,18 +205,21 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     XapiError,
     XenServerError,
 )
+from ansible_collections.xenserver.pools.plugins.module_utils._common import (
+    is_live,
+    is_secret_key,
+    master_ref,
+    public_power_on_config,
+)
 from ansible_collections.xenserver.pools.plugins.module_utils._maintenance import (
     Maintenance,
     MaintenanceError,
     agent_start_time,
     find_host,
     host_name,
-    is_live,
     maintenance_argument_spec,
     maintenance_options,
     maintenance_records,
-    master_ref,
-    public_power_on_config,
     started_after,
     supports_persistent_disable,
     version_tuple,
@@ -275,7 +278,7 @@ def desired_power_config(params):
     """(mode, config without the secret key) from the module options; raises on bad input."""
     mode = canonical_mode(params["power_on_mode"])
     config = dict((str(key), _text(value)) for key, value in (params["power_on_config"] or {}).items())
-    secret_keys = sorted(key for key in config if "password" in key.lower() or "secret" in key.lower())
+    secret_keys = sorted(key for key in config if is_secret_key(key))
     if secret_keys:
         raise InvalidParameterError("power_on_config must not hold %s: give the password as power_on_password; it "
                                     "is stored as a XAPI secret." % ", ".join(secret_keys))

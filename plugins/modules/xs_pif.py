@@ -200,9 +200,9 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import XapiClient, connection_argument_spec
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError, XenServerError
 from ansible_collections.xenserver.pools.plugins.module_utils._network import (
-    NULL_REF,
     PURPOSE_KEY,
     current_ip,
     desired_ip,

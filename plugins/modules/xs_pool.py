@@ -219,6 +219,12 @@ from ansible_collections.xenserver.pools.plugins.module_utils._client import (
     XapiClient,
     connection_argument_spec,
 )
+from ansible_collections.xenserver.pools.plugins.module_utils._common import (
+    NULL_REF,
+    is_live,
+    other_config_changes,
+    the_pool,
+)
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     InvalidParameterError,
     XenServerError,
@@ -226,7 +232,6 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
 from ansible_collections.xenserver.pools.plugins.module_utils._join_prechecks import describe, refusals, result
 from ansible_collections.xenserver.pools.plugins.module_utils import _pool_membership as membership
 
-NULL_REF = "OpaqueRef:NULL"
 CLASSES = ("pool", "host", "host_metrics", "SR", "PBD", "VDI", "PIF", "SM")
 OPTIONAL_CLASSES = ("SM",)
 # SM features that let an SR hold the HA state file (BEHAVIOUR.md 5, pool.enable_ha).
@@ -294,10 +299,6 @@ def _host_label(records, ref):
     return records["host"].get(ref, {}).get("name_label", ref)
 
 
-def _live(records, host):
-    return bool(records["host_metrics"].get(host.get("metrics"), {}).get("live"))
-
-
 # --- HA requirements: plain functions, like the join pre-flight checks --------------------------
 
 def ha_sr_problems(records, sr_ref):
@@ -318,13 +319,13 @@ def ha_sr_problems(records, sr_ref):
 
 
 def ha_enable_checks(records, heartbeat_refs):
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     checks = []
     xha = pool.get("restrictions", {}).get("enable_xha")
     checks.append(result("ha_licensed", xha is None or str(xha).lower() == "true",
                          "the pool's licence %s HA" % ("allows" if xha is None or str(xha).lower() == "true"
                                                        else "does not allow (enable_xha is false): license it for")))
-    offline = [host.get("name_label", ref) for ref, host in records["host"].items() if not _live(records, host)]
+    offline = [host.get("name_label", ref) for ref, host in records["host"].items() if not is_live(records, ref)]
     checks.append(result("hosts_live", not offline,
                          "host(s) %s are offline; every host must be live to enable HA: power them on or eject them"
                          % ", ".join(sorted(offline)) if offline else "every host is live"))
@@ -435,12 +436,11 @@ def plan_changes(params, records):
 
 def _write_other_config(client, pool_ref, current, wanted):
     # Key by key, so that keys other tools write meanwhile are not overwritten.
-    for key in sorted(current):
-        if key not in wanted or current[key] != wanted[key]:
-            client.write("pool.remove_from_other_config", pool_ref, key)
-    for key in sorted(wanted):
-        if current.get(key) != wanted[key]:
-            client.write("pool.add_to_other_config", pool_ref, key, wanted[key])
+    remove, add = other_config_changes(current, wanted)
+    for key in remove:
+        client.write("pool.remove_from_other_config", pool_ref, key)
+    for key in sorted(add):
+        client.write("pool.add_to_other_config", pool_ref, key, add[key])
 
 
 def _plan_tls(params, records, plan, pool):
@@ -483,7 +483,7 @@ def _plan_ssl_legacy(params, records, plan, pool_ref):
 def _plan_master(params, records, plan, ha_stays_on):
     if params["master"] is None:
         return
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     target = membership.find_host(records, params["master"])
     if target is None:
         raise InvalidParameterError("master: %r names no host of the pool; the hosts are: %s."
@@ -493,7 +493,7 @@ def _plan_master(params, records, plan, ha_stays_on):
     checks = [result("ha_disabled", not ha_stays_on,
                      "HA is enabled and XAPI refuses to move the master then; disable it (ha.enabled: false) in the "
                      "same task or before" if ha_stays_on else "HA is off")]
-    offline = [host.get("name_label", ref) for ref, host in records["host"].items() if not _live(records, host)]
+    offline = [host.get("name_label", ref) for ref, host in records["host"].items() if not is_live(records, ref)]
     checks.append(result("hosts_live", not offline,
                          "host(s) %s are offline; every host must be live to hand the master role over: power them "
                          "on or eject them first" % ", ".join(sorted(offline)) if offline else "every host is live"))
@@ -508,7 +508,7 @@ def _plan_master(params, records, plan, ha_stays_on):
 
 def _statefile_srs(records, pool):
     vdis = records["VDI"]
-    return sorted(set(vdis[ref]["SR"] for ref in membership._statefile_vdis(pool, vdis) if ref in vdis))
+    return sorted(set(vdis[ref]["SR"] for ref in membership.statefile_vdis(pool, vdis) if ref in vdis))
 
 
 def _plan_ha(params, records, plan, pool_ref, pool, ha_on, disabling):

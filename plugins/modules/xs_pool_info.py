@@ -486,6 +486,14 @@ from ansible_collections.xenserver.pools.plugins.module_utils._client import (
     XapiClient,
     connection_argument_spec,
 )
+from ansible_collections.xenserver.pools.plugins.module_utils._common import (
+    NULL_REF,
+    memory_free,
+    pool_summary,
+    public_power_on_config,
+    running_vms,
+    the_pool,
+)
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import XenServerError
 from ansible_collections.xenserver.pools.plugins.module_utils._resource_data import (
     RESOURCE_CLASSES,
@@ -493,41 +501,18 @@ from ansible_collections.xenserver.pools.plugins.module_utils._resource_data imp
     resource_data,
 )
 
-NULL_REF = "OpaqueRef:NULL"
-
 # One get_all_records per class: the number of calls does not depend on the pool size.
 CLASSES = ("pool", "host", "host_metrics", "network", "PIF", "Bond", "SR", "PBD", "VM", "pool_update")
 # Hosts older than XenServer 7.1 have no pool_update class.
 OPTIONAL_CLASSES = ("pool_update",)
 
-# power_on_config keys that hold or point at a secret are never returned.
-SECRET_KEY_WORDS = ("password", "secret")
-
 
 def summarise_pool(records):
     """The module's result from {class: {ref: record}}."""
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     hosts = records["host"]
-    master = hosts.get(pool["master"], {})
-
     return dict(
-        pool=dict(
-            uuid=pool["uuid"],
-            name=pool.get("name_label", ""),
-            description=pool.get("name_description", ""),
-            master=master.get("name_label"),
-            master_uuid=master.get("uuid"),
-            master_address=master.get("address"),
-            default_sr=_sr_name(records["SR"], pool.get("default_SR")),
-            suspend_image_sr=_sr_name(records["SR"], pool.get("suspend_image_SR")),
-            crash_dump_sr=_sr_name(records["SR"], pool.get("crash_dump_SR")),
-            ha=dict(
-                enabled=bool(pool.get("ha_enabled")),
-                host_failures_to_tolerate=pool.get("ha_host_failures_to_tolerate", 0),
-                cluster_stack=pool.get("ha_cluster_stack", ""),
-            ),
-            tags=list(pool.get("tags", [])),
-        ),
+        pool=pool_summary(records),
         hosts=[
             _host(ref, records, is_master=(ref == pool["master"]))
             for ref in sorted(hosts, key=lambda ref: (ref != pool["master"], hosts[ref].get("name_label", "")))
@@ -538,19 +523,12 @@ def summarise_pool(records):
     )
 
 
-def _sr_name(srs, ref):
-    sr = srs.get(ref)
-    return None if sr is None else dict(name=sr.get("name_label", ""), uuid=sr["uuid"])
-
-
 def _host(ref, records, is_master):
     host = records["host"][ref]
     metrics = records["host_metrics"].get(host.get("metrics"), {})
     software = host.get("software_version", {})
     cpu_info = host.get("cpu_info", {})
     other_config = host.get("other_config", {})
-    running = _running_vms_on(ref, records["VM"])
-    memory_total = metrics.get("memory_total", 0)
     markers = dict((key, value) for key, value in other_config.items() if key.startswith("MAINTENANCE_MODE"))
     return dict(
         name=host.get("name_label", ""),
@@ -573,13 +551,11 @@ def _host(ref, records, is_master):
             count=_int(cpu_info.get("cpu_count")),
             sockets=_int(cpu_info.get("socket_count")),
         ),
-        memory_total=memory_total,
-        memory_free=max(0, memory_total - host.get("memory_overhead", 0) - sum(_vm_memory(vm) for vm in running)),
-        resident_vms=sum(1 for vm in running if not vm.get("is_control_domain")),
+        memory_total=metrics.get("memory_total", 0),
+        memory_free=max(0, memory_free(records, ref)),
+        resident_vms=sum(1 for vm in running_vms(records, ref) if not vm.get("is_control_domain")),
         power_on_mode=host.get("power_on_mode", ""),
-        power_on_config=dict(
-            (key, value) for key, value in host.get("power_on_config", {}).items()
-            if not any(word in key.lower() for word in SECRET_KEY_WORDS)),
+        power_on_config=public_power_on_config(host.get("power_on_config")),
         maintenance_mode=markers.get("MAINTENANCE_MODE", "").lower() == "true",
         maintenance_markers=markers,
         pifs=sorted((_pif(pif_ref, records) for pif_ref, pif in records["PIF"].items() if pif.get("host") == ref),
@@ -588,17 +564,6 @@ def _host(ref, records, is_master):
                       if records["PIF"].get(bond.get("master"), {}).get("host") == ref),
                      key=lambda bond: bond["device"]),
     )
-
-
-def _running_vms_on(host_ref, vms):
-    """VMs using memory on the host right now, the control domain included."""
-    return [vm for vm in vms.values()
-            if vm.get("resident_on") == host_ref and vm.get("power_state") in ("Running", "Paused")]
-
-
-def _vm_memory(vm):
-    # memory_target is what the balloon driver aims at for a running VM; 0 when unknown.
-    return vm.get("memory_overhead", 0) + (vm.get("memory_target") or vm.get("memory_dynamic_max", 0))
 
 
 def _update(update):

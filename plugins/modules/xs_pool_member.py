@@ -267,6 +267,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._client import (
     XapiClient,
     connection_argument_spec,
 )
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF, master_ref, sr_name, the_pool
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     AuthenticationError,
     ConnectionFailedError,
@@ -285,7 +286,6 @@ from ansible_collections.xenserver.pools.plugins.module_utils._join_prechecks im
 )
 from ansible_collections.xenserver.pools.plugins.module_utils import _pool_membership as membership
 
-NULL_REF = "OpaqueRef:NULL"
 # What is re-read after a join, to tidy the pool and report the new host's storage.
 AFTER_JOIN_CLASSES = ("pool", "host", "host_metrics", "SR", "PBD", "PIF", "network")
 
@@ -316,7 +316,7 @@ def argument_spec():
 
 
 def _pool_label(records):
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     return pool.get("name_label") or "(unnamed, uuid %s)" % pool.get("uuid", "")
 
 
@@ -412,7 +412,7 @@ def _plan_join(module, candidate, pool_side):
         actions=["join %s to pool %s (%s)" % (candidate.name, pool_name, method)] + [
             "clear the pool's %s (%s, not shared)" % (option, records["SR"][ref].get("name_label", ""))
             for _field, option, ref in to_clear],
-        cleared_pool_srs=[dict(setting=option, sr=membership.sr_name(records["SR"], ref))
+        cleared_pool_srs=[dict(setting=option, sr=sr_name(records["SR"], ref))
                           for _field, option, ref in to_clear],
         diff=_diff(names, names + [candidate.host.get("name_label", "")]),
         host=dict(name=candidate.host.get("name_label", ""), uuid=candidate.host.get("uuid", ""),
@@ -452,7 +452,7 @@ def _after_join(module, client, candidate, planned, lost_connection):
     for field, option, sr_ref in membership.non_shared_pool_srs(records):
         client.write("pool.set_%s" % field, pool_ref, NULL_REF,
                      action="Clearing the pool's %s (it points at storage that is not shared)" % option)
-        cleared.append(dict(setting=option, sr=membership.sr_name(records["SR"], sr_ref)))
+        cleared.append(dict(setting=option, sr=sr_name(records["SR"], sr_ref)))
     storage = membership.shared_sr_report(records, new_ref)
     for entry in storage:
         if not entry["attached"]:
@@ -495,7 +495,7 @@ def ensure_not_member(module, client):
         if successor_ref is None:
             raise InvalidParameterError("designate_new_master %r names no host of pool %s; give the name, uuid or "
                                         "address of a member." % (params["designate_new_master"], pool_name))
-    is_master = host_ref == next(iter(records["pool"].values())).get("master")
+    is_master = host_ref == master_ref(records)
 
     on_host = membership.vms_on_host(records, host_ref)
     blockers = None

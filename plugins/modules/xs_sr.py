@@ -265,12 +265,13 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import XapiClient, connection_argument_spec
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF, master_ref, the_pool
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     InvalidParameterError,
     XapiError,
     XenServerError,
 )
-from ansible_collections.xenserver.pools.plugins.module_utils._network import NULL_REF, find_host, host_name
+from ansible_collections.xenserver.pools.plugins.module_utils._network import find_host, host_name
 from ansible_collections.xenserver.pools.plugins.module_utils._storage import (
     SECRET_SUFFIX,
     backend_reason,
@@ -286,7 +287,6 @@ from ansible_collections.xenserver.pools.plugins.module_utils._storage import (
     hosts_outside_export,
     immutable_differences,
     is_secret_key,
-    master_ref,
     parse_probe,
     pbds_of,
     probe_xml_from_failure,
@@ -464,7 +464,7 @@ def present(run, records):
     set_default(run, records, pool_ref, pool, sr_ref)
     if run.done:
         records = dict(records, **run.client.get_all_records_of(("pool", "SR", "PBD")))
-        pool = next(iter(records["pool"].values()))
+        pool = the_pool(records)
     after = with_reasons(sr_summary(records, sr_ref, pool), records, failures)
     if run.check_mode:
         for entry in after["hosts"]:
@@ -663,7 +663,7 @@ def set_default(run, records, pool_ref, pool, sr_ref):
 
 def absent(run, records):
     params = run.params
-    pool = next(iter(records["pool"].values()))
+    pool = the_pool(records)
     host_ref = find_host(records, params["host"]) if params["host"] else None
     sr_type = params["type"].lower() if params["type"] else None
     sr_ref = find_sr(records, params["name_label"], sr_type, params["uuid"], host_ref)

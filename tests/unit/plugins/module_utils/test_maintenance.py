@@ -94,7 +94,7 @@ def test_records_to_other_config_and_changes():
                       "MAINTENANCE_MODE_EVACUATED_VMS_SUSPENDED": "c"}
     current = {"agent_start_time": "1.", "MAINTENANCE_MODE_EVACUATED_VMS_MIGRATED": "a",
                "MAINTENANCE_MODE_EVACUATED_VMS_HALTED": "x"}
-    remove, add = m.other_config_changes(current, wanted)
+    remove, add = m.other_config_changes(current, wanted, m.RECORD_KEYS)
     assert sorted(remove) == ["MAINTENANCE_MODE_EVACUATED_VMS_HALTED", "MAINTENANCE_MODE_EVACUATED_VMS_MIGRATED"]
     assert add == {"MAINTENANCE_MODE": "true", "MAINTENANCE_MODE_EVACUATED_VMS_MIGRATED": "a,b",
                    "MAINTENANCE_MODE_EVACUATED_VMS_SUSPENDED": "c"}
@@ -218,8 +218,3 @@ def test_started_after():
     assert m.started_after(host, 10.0) and m.started_after(host, None)
     assert not m.started_after(host, 20.0)
     assert not m.started_after({"other_config": {}}, None)
-
-
-def test_public_power_on_config_hides_secrets():
-    assert m.public_power_on_config({"power_on_ip": "x", "power_on_password_secret": "u", "PASSWORD": "p"}) == \
-        {"power_on_ip": "x"}

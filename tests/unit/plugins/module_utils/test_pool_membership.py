@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.xenserver.pools.plugins.module_utils import _pool_membership as membership
 from ansible_collections.xenserver.pools.plugins.module_utils._client import XapiClient
+from ansible_collections.xenserver.pools.plugins.module_utils._common import sr_name
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError, XapiError
 from ansible_collections.xenserver.pools.tests.unit.plugins.pool_records import (
     NULL,
@@ -274,7 +275,7 @@ def test_facts():
     assert facts["ha"]["heartbeat_srs"] == ["NAS"] and facts["tags"] == ["a", "b"] and facts["ssl_legacy"] is None
     assert membership.host_facts(records, "OpaqueRef:host-xs2") == dict(
         name="xs2", uuid="host-uuid-xs2", address="192.0.2.2", is_master=False, live=True, enabled=True)
-    assert membership.sr_name(records["SR"], NULL) is None
+    assert sr_name(records["SR"], NULL) is None
 
 
 def test_member_is_up_and_all_hosts_live():
