@@ -10,7 +10,7 @@
 """Exceptions raised by the XAPI client, and the table that turns XAPI error codes into sentences.
 
 Every exception is a XenServerError whose str() is the one sentence a module passes to fail_json.
-Modules catch XenServerError once, in main().
+Modules catch XenServerError once, in main(); a Refused first, to report it with its checks.
 """
 
 from __future__ import annotations
@@ -60,6 +60,18 @@ class TaskFailedError(XapiError):
 
 class ClientUsageError(XenServerError):
     """A bug in a module of this collection: the client was used the wrong way."""
+
+
+class Refused(XenServerError):
+    """A change the module will not make, found before anything was changed.
+
+    `result` holds the checks behind the refusal, returned with the failure. A refusal is an answer,
+    not a crash: modules report it without a traceback (fail_json without exception=).
+    """
+
+    def __init__(self, message, **result):
+        super().__init__("%s Nothing was changed." % message)
+        self.result = result
 
 
 # code -> (what it means, what to do). "{0}", "{1}" ... are the error's parameters.

@@ -227,6 +227,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._common import (
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     InvalidParameterError,
+    Refused,
     XenServerError,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._join_prechecks import describe, refusals, result
@@ -237,14 +238,6 @@ OPTIONAL_CLASSES = ("SM",)
 # SM features that let an SR hold the HA state file (BEHAVIOUR.md 5, pool.enable_ha).
 HA_SR_FEATURES = ("VDI_GENERATE_CONFIG", "VDI_ATTACH_OFFLINE")
 SR_OPTIONS = (("default_sr", "default_SR"), ("suspend_image_sr", "suspend_image_SR"), ("crash_dump_sr", "crash_dump_SR"))
-
-
-class Refused(Exception):
-    """A change that cannot be made; nothing was changed."""
-
-    def __init__(self, message, checks=None):
-        super().__init__(message)
-        self.checks = checks or []
 
 
 def argument_spec():
@@ -450,12 +443,13 @@ def _plan_tls(params, records, plan, pool):
     if "tls_verification_enabled" not in pool:
         if wanted:
             raise Refused("tls_verification: this release has no TLS verification between hosts (it came with "
-                          "XenServer 8 / Citrix Hypervisor 8.2 CU1); upgrade the pool first, or leave the option out.")
+                          "XenServer 8 / Citrix Hypervisor 8.2 CU1); upgrade the pool first, or leave the option out.",
+                          checks=[])
         return
     current = bool(pool["tls_verification_enabled"])
     if current and not wanted:
         raise Refused("tls_verification: TLS verification is enabled and cannot be turned off again (it is "
-                      "one-way); set tls_verification: true or leave the option out.")
+                      "one-way); set tls_verification: true or leave the option out.", checks=[])
     if wanted and not current:
         plan.before["tls_verification"], plan.after["tls_verification"] = False, True
         plan.add("enable TLS verification (pool.enable_tls_verification)",
@@ -470,7 +464,7 @@ def _plan_ssl_legacy(params, records, plan, pool_ref):
     if not any("ssl_legacy" in host for host in hosts):
         if wanted:
             raise Refused("ssl_legacy: this release has no legacy SSL mode (it always uses TLS 1.2 or later); "
-                          "set ssl_legacy: false or leave the option out.")
+                          "set ssl_legacy: false or leave the option out.", checks=[])
         return  # already TLS 1.2 only
     current = any(host.get("ssl_legacy") for host in hosts)
     if current != wanted:
@@ -500,7 +494,7 @@ def _plan_master(params, records, plan, ha_stays_on):
     refused = refusals(checks)
     if refused:
         raise Refused("master: cannot make %s the pool master: %s." % (_host_label(records, target), describe(refused)),
-                      checks)
+                      checks=checks)
     plan.before["master"], plan.after["master"] = _host_label(records, pool.get("master")), _host_label(records, target)
     plan.add("hand the master role to %s (pool.designate_new_master)" % _host_label(records, target),
              lambda client, params=params: membership.designate_new_master(client, params, records, target))
@@ -529,7 +523,7 @@ def _plan_ha(params, records, plan, pool_ref, pool, ha_on, disabling):
             changes.append("timeout")
         if changes:
             raise Refused("ha: %s of an enabled HA cannot be changed; disable HA (ha.enabled: false), then enable it "
-                          "again with the new settings." % " and ".join(changes))
+                          "again with the new settings." % " and ".join(changes), checks=[])
     ntol = ha.get("host_failures_to_tolerate")
     if ntol is not None:
         if ntol < 0:
@@ -543,7 +537,7 @@ def _plan_ha(params, records, plan, pool_ref, pool, ha_on, disabling):
         checks = ha_enable_checks(records, heartbeat or [])
         refused = refusals(checks)
         if refused:
-            raise Refused("ha: cannot enable HA: %s." % describe(refused), checks)
+            raise Refused("ha: cannot enable HA: %s." % describe(refused), checks=checks)
         configuration = {"timeout": str(ha["timeout"])} if ha.get("timeout") is not None else {}
         plan.before.setdefault("ha", {})["enabled"], plan.after.setdefault("ha", {})["enabled"] = False, True
         if heartbeat:
@@ -558,22 +552,19 @@ def main():
     try:
         with XapiClient.from_module(module) as client:
             records = client.get_all_records_of(CLASSES, optional=OPTIONAL_CLASSES)
-            try:
-                plan = plan_changes(module.params, records)
-            except Refused as refused:
-                refusal = refused
-            else:
-                actions = [description for description, _action in plan.steps]
-                if plan.steps and not module.check_mode:
-                    for _description, action in plan.steps:
-                        action(client)
-                    records = client.get_all_records_of(CLASSES, optional=OPTIONAL_CLASSES)
+            plan = plan_changes(module.params, records)
+            if plan.steps and not module.check_mode:
+                for _description, action in plan.steps:
+                    action(client)
+                records = client.get_all_records_of(CLASSES, optional=OPTIONAL_CLASSES)
+    except Refused as refused:
+        refusal = refused  # reported below, outside the except: an answer, not a crash (no traceback)
     except XenServerError as error:
         module.fail_json(msg=str(error), exception=error)
     if refusal is not None:
-        module.fail_json(msg="%s Nothing was changed." % refusal, changed=False, checks=refusal.checks)
-    module.exit_json(changed=bool(plan.steps), actions=actions, pool=membership.pool_facts(records),
-                     diff=dict(before=plan.before, after=plan.after))
+        module.fail_json(msg=str(refusal), changed=False, **refusal.result)
+    module.exit_json(changed=bool(plan.steps), actions=[description for description, _action in plan.steps],
+                     pool=membership.pool_facts(records), diff=dict(before=plan.before, after=plan.after))
 
 
 if __name__ == "__main__":

@@ -272,6 +272,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     AuthenticationError,
     ConnectionFailedError,
     InvalidParameterError,
+    Refused,
     RequestTimeoutError,
     XapiError,
     XenServerError,
@@ -288,14 +289,6 @@ from ansible_collections.xenserver.pools.plugins.module_utils import _pool_membe
 
 # What is re-read after a join, to tidy the pool and report the new host's storage.
 AFTER_JOIN_CLASSES = ("pool", "host", "host_metrics", "SR", "PBD", "PIF", "network")
-
-
-class Refused(Exception):
-    """A pre-flight refusal: nothing was changed. `result` goes into fail_json."""
-
-    def __init__(self, message, **result):
-        super().__init__(message)
-        self.result = result
 
 
 def argument_spec():
@@ -386,7 +379,7 @@ def _log_in_to_candidate(candidate_client, params, client, pool_side):
                         % (params["host"], pool_name, named))
     detail = ("%s is a member of another pool, whose master is %s; eject it from that pool first (or point the "
               "connection options at that pool)" % (params["host"], named))
-    raise Refused("Refusing to join %s to pool %s: not_in_another_pool: %s. Nothing was changed."
+    raise Refused("Refusing to join %s to pool %s: not_in_another_pool: %s."
                   % (params["host"], pool_name, detail), preflight=[result("not_in_another_pool", False, detail)])
 
 
@@ -398,7 +391,7 @@ def _plan_join(module, candidate, pool_side):
     checks = run_prechecks(candidate, pool_side, max_clock_skew=params["max_clock_skew"])
     refused = refusals(checks, params["force"])
     if refused:
-        raise Refused("Refusing to join %s to pool %s: %d pre-flight check(s) failed - %s. Nothing was changed."
+        raise Refused("Refusing to join %s to pool %s: %d pre-flight check(s) failed - %s."
                       % (candidate.name, pool_name, len(refused), describe(refused)), preflight=checks)
     for warning in non_blocking_failures(checks, params["force"]):
         module.warn("%s: %s" % (warning["name"], warning["detail"]))
@@ -505,7 +498,7 @@ def ensure_not_member(module, client):
                                      params["allow_local_data_loss"], blockers)
     refused = refusals(checks)
     if refused:
-        raise Refused("Refusing to eject %s from pool %s: %s. Nothing was changed."
+        raise Refused("Refusing to eject %s from pool %s: %s."
                       % (host_name, pool_name, describe(refused)), preflight=checks)
     for warning in non_blocking_failures(checks):
         module.warn("%s: %s" % (warning["name"], warning["detail"]))
@@ -584,7 +577,7 @@ def main():
             else:
                 outcome = ensure_not_member(module, client)
     except Refused as refused:
-        refusal = refused  # reported below: a refusal is an answer, not a crash (no traceback)
+        refusal = refused  # reported below, outside the except: an answer, not a crash (no traceback)
     except XenServerError as error:
         module.fail_json(msg=str(error), exception=error)
     if refusal is not None:
