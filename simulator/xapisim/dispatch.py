@@ -29,21 +29,22 @@ API_FAULT = "Fault"
 
 def api(wire_name: str, params: str = "", result: str = "void", *, session: bool = True,
         has_async: bool = True, defaults: int = 0, since: dict | None = None,
-        xapi_from: tuple | None = None, xapi_removed: tuple | None = None):
+        xapi_from: tuple | None = None, xapi_removed: tuple | None = None, local: bool = False):
     """Register an explicit message.  `params` is "type name, type name" in datamodel types;
     `defaults` is how many trailing parameters have defaults in the datamodel (the handler's
     Python defaults supply them).  `since` names trailing parameters (with defaults) newer than
     the published datamodel, with the xapi version that added them: only hosts of that version
     or later take them (test_fidelity.py lists each one it allows).  `xapi_from` is the first
     xapi version with the message (older hosts do not know it), `xapi_removed` the first where
-    the datamodel marks it removed (xapi then answers MESSAGE_REMOVED)."""
+    the datamodel marks it removed (xapi then answers MESSAGE_REMOVED).  `local` messages are
+    served by a slave itself with a local session, without its master."""
     cls, name = wire_name.split(".", 1)
     parsed = [tuple(p.strip().rsplit(" ", 1)) for p in params.split(",") if p.strip()]
 
     def decorate(fn):
         register(Message(cls, name, parsed, result, fn, session=session, has_async=has_async,
                          defaults=defaults, since=dict(since or {}), xapi_from=xapi_from,
-                         xapi_removed=xapi_removed))
+                         xapi_removed=xapi_removed, local=local))
         return fn
     return decorate
 
@@ -269,9 +270,15 @@ def _scrub_value(value, secret_record=False):
 
 
 # -- dispatch --------------------------------------------------------------------------
+LOCAL_SESSION = {"originator": ""}   # what the call log knows of a local session
+
+
 def _check_session(machine: "Machine", ref) -> dict:
-    """Session_check.check: a member refuses every session; an unknown ref is invalid."""
+    """Session_check.check: a local session of this host is good; else a member refuses every
+    session; an unknown ref is invalid."""
     ref = unmarshal("session ref", ref)
+    if ref in machine.local_sessions:
+        return LOCAL_SESSION
     if not machine.is_master:
         raise XapiError("HOST_IS_SLAVE", machine.master_address)
     session = machine.db.tables["session"].get(ref)
@@ -354,7 +361,11 @@ async def _serve(world: "World", machine: "Machine", method: str, args: list, en
         if msg.session:
             session = _check_session(machine, decoded[0])
             call.session, call.originator = decoded[0], session["originator"]
-            world.touch_session(machine.db, decoded[0])
+            if session is LOCAL_SESSION:
+                if not machine.is_master and not msg.local:
+                    await _wait_for_master(world, machine)
+            else:
+                world.touch_session(machine.db, decoded[0])
             decoded = decoded[1:]
         elif msg.wire_name == "session.login_with_password" and len(decoded) > 3:
             entry["originator"] = decoded[3]
@@ -374,6 +385,16 @@ async def _serve(world: "World", machine: "Machine", method: str, args: list, en
         # traceback goes to the log
         log.exception("%s failed", method)
         return None, ["INTERNAL_ERROR", repr(e)]
+
+
+async def _wait_for_master(world: "World", machine: "Machine") -> None:
+    """A slave's xapi reads and writes the pool database on its master: with a local session,
+    a call other than the emergency ones waits while the master's xapi does not answer."""
+    while True:
+        master = world.machine_at(machine.master_address)
+        if machine.is_master or (master is not None and master.powered and master.api_up):
+            return
+        await asyncio.sleep(max(world.time_scale, 0.001))   # xapi retries the master every second
 
 
 def record_session_task(call: Call, task: str) -> None:

@@ -48,6 +48,7 @@ class Listener:
 
     async def stop(self) -> None:
         self.machine.api_up = False
+        self.machine.local_sessions.clear()   # xapi's in-memory local sessions end with it
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()

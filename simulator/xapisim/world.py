@@ -26,6 +26,9 @@ class Machine:
     powered: bool = True
     listener: object = None          # set by the server
     agent_start: float = 0.0         # when its xapi last started (simulated clock)
+    # slave_local_login sessions: in this host's xapi's memory only (Xapi_local_session), valid
+    # on this host alone, gone when its xapi stops
+    local_sessions: set = field(default_factory=set)
 
     @property
     def is_master(self) -> bool:

@@ -23,6 +23,9 @@ class Message:
     # MESSAGE_METHOD_UNKNOWN), and from `xapi_removed` on xapi answers MESSAGE_REMOVED
     xapi_from: tuple[int, int] | None = None
     xapi_removed: tuple[int, int] | None = None
+    # served by a slave itself with a local session (slave_local_login_with_password), without
+    # the master: the emergency calls
+    local: bool = False
 
     @property
     def wire_name(self) -> str:

@@ -478,10 +478,79 @@ async def transition(world: World, db: Database, old: Machine, new: Machine) -> 
 
 
 # -- recovery and removal ----------------------------------------------------------------------
+@api("pool.emergency_transition_to_master", "", has_async=False, local=True)
+async def pool_emergency_transition_to_master(call):
+    """On a slave whose master is gone, with a local session: pool.conf now says master and xapi
+    restarts (the fuse).  HA_IS_ENABLED while HA is armed on the host."""
+    if ha_enabled(call.db):
+        raise XapiError("HA_IS_ENABLED")
+    call.world.spawn(become_master(call.world, call.machine))
+
+
+async def become_master(world: World, machine: Machine) -> None:
+    """Xapi_pool_transition.become_master, then xapi's start as master: it serves its copy of
+    the pool database (the simulator's one database) with pool.master = itself, without
+    sessions and tasks, and raises POOL_MASTER_TRANSITION.  The other slaves keep their master
+    address until pool.recover_slaves (or emergency_reset_master) points them here.
+    Simplification: the old master, should it come back, is this host's slave (in xapi it would
+    come back as the master of its own, diverged, database)."""
+    db = machine.db
+    was_slave = not machine.is_master
+    await world.sleep("api_restart", FUSE)
+    if machine.listener:
+        await machine.listener.stop()
+    await world.sleep("api_restart", lifecycle.restart_factor(world, machine))
+    if not machine.powered or machine.db is not db or not db.exists("host", machine.host_ref):
+        return
+    for other in world.machines:
+        if other.db is db and other is not machine and other.is_master:
+            other.master_address = machine.address
+    machine.master_address = None
+    db.set("pool", the_pool(db), master=machine.host_ref, current_operations={})
+    lifecycle.forget_sessions(world, db)
+    membership.agent_started(world, machine)
+    db.set("host_metrics", db.get("host", machine.host_ref)["metrics"], live=True, last_updated=DateTime.at(world.now()))
+    if was_slave:
+        db.create("message", name="POOL_MASTER_TRANSITION", priority=4, cls="Host",
+                  obj_uuid=db.get("host", machine.host_ref)["uuid"],
+                  timestamp=DateTime.at(world.now() + machine.spec.get("clock_offset", 0)), body="")
+    if machine.listener:
+        await machine.listener.start()
+
+
+@api("pool.emergency_reset_master", "string master_address", has_async=False, local=True)
+async def pool_emergency_reset_master(call, master_address):
+    """Points this host at another master: pool.conf is rewritten and xapi restarts, unless it
+    is already that master's slave.  HA_IS_ENABLED while HA is armed on the host.  Not modelled
+    on the pool's master itself (it would leave the simulated pool database without a master):
+    there it only restarts xapi."""
+    world, machine = call.world, call.machine
+    if ha_enabled(call.db):
+        raise XapiError("HA_IS_ENABLED")
+    if machine.master_address == master_address:
+        return   # "We are already a slave of ...; nothing to do"
+    world.spawn(become_slave_of(world, machine, master_address))
+
+
+async def become_slave_of(world: World, machine: Machine, master_address: str) -> None:
+    await world.sleep("api_restart", FUSE)
+    if machine.listener:
+        await machine.listener.stop()
+    await world.sleep("api_restart", lifecycle.restart_factor(world, machine))
+    if not machine.powered:
+        return
+    if not machine.is_master:
+        machine.master_address = master_address
+    if machine.db is not None and machine.db.exists("host", machine.host_ref):
+        membership.agent_started(world, machine)
+    if machine.listener:
+        await machine.listener.start()
+
+
 @api("pool.recover_slaves", "", "host ref set")
 async def pool_recover_slaves(call):
     """emergency_reset_master(<my address>) on every other host, without a liveness check;
-    the hosts that answered are returned."""
+    the hosts that answered are returned.  (Their xapi restart is not modelled here.)"""
     world, db, me = call.world, call.db, call.machine
     recovered = []
     for ref in list(db.all("host")):

@@ -1,6 +1,7 @@
 """Sessions: login with XAPI's delays, session limits per group, HOST_IS_SLAVE on members."""
 from __future__ import annotations
 
+from ..db import new_ref
 from ..dispatch import api
 from ..errors import XapiError
 from ..model import DateTime
@@ -63,3 +64,23 @@ def destroy_session(world, db, ref) -> None:
 @api("session.logout", "", session=True, has_async=False)
 async def logout(call):
     destroy_session(call.world, call.db, call.session)
+
+
+# -- local sessions: a slave whose master is gone (emergency mode) ------------------------------
+@api("session.slave_local_login_with_password", "string uname, string pwd", "session ref", session=False,
+     has_async=False)
+async def slave_local_login_with_password(call, uname, pwd):
+    """Any host, master or slave: only the local superuser, checked at once (no delay); the
+    session lives in this host's xapi's memory, valid on this host only, and is in no database."""
+    machine = call.machine
+    if uname != machine.username or pwd != machine.password:
+        raise XapiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
+    ref = new_ref()
+    machine.local_sessions.add(ref)
+    return ref
+
+
+@api("session.local_logout", "", session=True, has_async=False, local=True)
+async def local_logout(call):
+    """Ends a local session; with a session of the pool database it does nothing."""
+    call.machine.local_sessions.discard(call.session)
