@@ -1,12 +1,16 @@
 """event.from / event.inject as xapi_event.ml serves them: token-based waits on the pool
-database, coalesced, woken at once by any change (the simulator's own included)."""
+database, coalesced, woken at once by any change (the simulator's own included); and the
+legacy event.register / event.unregister / event.next."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 
 from ..dispatch import api
 from ..errors import XapiError
+from ..factory import ocaml_float
 from ..model import CLASSES
 from ..wire import I4
 
@@ -100,3 +104,66 @@ async def inject(call, cls, ref):
 @api("event.get_current_id", "", "int", has_async=False)
 async def get_current_id(call):
     return call.db.generation
+
+
+# -- the legacy event.register / event.next (deprecated since Boston) ---------------------------
+# Xapi_event.Next: the queue keeps at most this many bytes of events (as JSON); a client that
+# falls further behind gets EVENTS_LOST and must re-read its state.
+QUEUE_LIMIT = 10_000_000
+
+
+def _registrations(world) -> dict:
+    """session ref -> {"classes": [subscription strings], "last": generation already seen}."""
+    return world.__dict__.setdefault("event_registrations", {})
+
+
+def _registration(call) -> dict:
+    """Next.get_subscription: the session's registration, created (from now on) if missing."""
+    return _registrations(call.world).setdefault(call.session, {"classes": [], "last": call.db.generation})
+
+
+def _normal(entry: str) -> str:
+    """Subscription.of_string: "*", a class in lower case, or class/ref."""
+    if entry == "*":
+        return entry
+    cls, slash, ref = entry.partition("/")
+    return cls.lower() + slash + ref
+
+
+@api("event.register", "string set classes", has_async=False)
+async def register(call, classes):
+    registration = _registration(call)
+    registration["classes"] = [_normal(c) for c in classes] + registration["classes"]
+
+
+@api("event.unregister", "string set classes", has_async=False)
+async def unregister(call, classes):
+    """Also registers a session that was not (with nothing to watch), as xapi does."""
+    registration = _registration(call)
+    gone = {_normal(c) for c in classes}
+    registration["classes"] = [c for c in registration["classes"] if c not in gone]
+
+
+@api("event.next", "", "event record set", has_async=False)
+async def next_events(call):
+    """Blocks until an object the session registered for changed since its last event.next,
+    then returns those changes.  Simplification: coalesced per object as event.from's (xapi's
+    queue keeps each change), a deletion without snapshot, the time of the call as timestamp."""
+    db, session = call.db, call.session
+    registration = _registrations(call.world).get(session)
+    if registration is None:
+        # xapi names the session by its track id, not by its ref
+        raise XapiError("SESSION_NOT_REGISTERED", "trackid=" + hashlib.md5(session.encode()).hexdigest())
+    while True:
+        since, registration["last"] = registration["last"], db.generation
+        events, _ = db.changes_since(since, _subscription(registration["classes"]))
+        if events:
+            break
+        await db.wait_for_change(LONGEST_WAIT)
+        if not db.exists("session", session):
+            _registrations(call.world).pop(session, None)
+            raise XapiError("SESSION_INVALID", session)
+    if len(json.dumps(events, default=str)) > QUEUE_LIMIT:
+        raise XapiError("EVENTS_LOST")
+    stamp = ocaml_float(call.world.now())
+    return [{**event, "timestamp": stamp} for event in events]

@@ -59,6 +59,7 @@ def destroy_session(world, db, ref) -> None:
     db.delete("session", ref)
     world.session_active.pop(ref, None)
     world.session_tasks.pop(ref, None)
+    world.__dict__.get("event_registrations", {}).pop(ref, None)   # event.register's
 
 
 @api("session.logout", "", session=True, has_async=False)
