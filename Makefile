@@ -110,5 +110,15 @@ ee-context: setup
 		--output-filename Containerfile
 	@echo "ee-context: build/ee-context/Containerfile is ready (podman build -t xenserver-pools-ee build/ee-context)"
 
+# make bench: the collection measured against its limits (issue 9) - XAPI calls per module,
+# change-detection latency, pool_build and rolling_maintenance against their physical limits,
+# Ansible's overhead, the simulator's own figures. Not part of make test; a few minutes on 2 cores.
+# Writes bench/results.json and bench/RESULTS.md; exits non-zero when a target is missed.
+# Options of bench/run.py through BENCH_ARGS, e.g. make bench BENCH_ARGS="--latency-ms 10".
+BENCH_ARGS ?=
+.PHONY: bench
+bench: setup
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf build collections .ansible .pytest_cache
