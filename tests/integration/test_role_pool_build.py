@@ -120,3 +120,21 @@ def test_editions_are_aligned_before_the_joins(tmp_path):
         assert "xs3" in [call["host"] for call in applied]
         assert_clean(refused)
         assert_clean(run)
+
+
+def test_management_moves_onto_a_bond_on_every_host(tmp_path):
+    with Lab.start(lab_dict("three-standalone.yml"), state_dir=tmp_path / "lab", time_scale=TIME_SCALE) as lab:
+        options = tutorial(lab, pool_build_management_bond={"network": "Bond 0+2", "devices": ["eth0", "eth2"],
+                                                             "mode": "active-backup"})
+        run = run_playbook(lab, "pool_build.yml", tmp_path, options, name="build")
+        assert run.rc == 0, run.output
+        (pool,) = pools(lab)
+        objects = pool["objects"]
+        management = dict((objects["host"][pif["host"]]["name_label"], pif) for pif in objects["PIF"].values()
+                          if pif["management"])
+        assert sorted(management) == ["xs1", "xs2", "xs3"]
+        assert all(pif["bond_master_of"] for pif in management.values())
+        again = run_playbook(lab, "pool_build.yml", tmp_path, options, name="again")
+        assert again.rc == 0, again.output
+        assert changes(again) == []
+        assert_clean(again)

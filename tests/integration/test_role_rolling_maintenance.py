@@ -227,7 +227,8 @@ def test_a_host_that_never_comes_back_stops_the_run_and_a_new_run_resumes(tmp_pa
 
         # The operator powers xs3 on; the new run starts with xs3 and does xs4.
         clear_faults(lab)
-        run_playbook(lab, TEST_PLAYBOOKS / "role_power_on.yml", tmp_path, {"test_host": "xs3"}, name="power-on")
+        powered = run_playbook(lab, TEST_PLAYBOOKS / "role_power_on.yml", tmp_path, {"test_host": "xs3"}, name="power-on")
+        assert powered.rc == 0, powered.output
         resumed = maintain(lab, tmp_path, name="resumed", rolling_maintenance_reboot=True)
         assert resumed.rc == 0, resumed.output
         after = pool_objects(lab)

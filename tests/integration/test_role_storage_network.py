@@ -97,3 +97,26 @@ def test_an_export_that_does_not_allow_the_addresses_stops_before_any_change(tmp
                            dict(storage_network_device="eth9", storage_network_cidr="172.16.0.32/28"), name="bad-device")
         assert bad.rc != 0 and "has no interface eth9" in bad.output
         assert changes(bad) == []
+
+
+def test_storage_addresses_on_a_new_bond(tmp_path):
+    with Lab.start(lab_dict("three-standalone.yml"), state_dir=tmp_path / "lab", time_scale=TIME_SCALE) as lab:
+        build = run_playbook(lab, "pool_build.yml", tmp_path, dict(
+            pool_build_name="PDX0", pool_build_members=[{"host": host["url"]} for host in lab.info["hosts"][1:]]),
+            name="build")
+        assert build.rc == 0, build.output
+        options = dict(storage_network_bond={"network": "Storage bond", "devices": ["eth1", "eth2"], "mode": "active-backup"},
+                       storage_network_cidr="172.16.0.32/28", storage_network_range_start="172.16.0.35",
+                       storage_network_targets=[TARGET])
+        run = run_playbook(lab, "storage_network.yml", tmp_path, options, name="configure")
+        assert run.rc == 0, run.output
+        objects = pool_objects(lab)
+        bonded = dict((objects["host"][pif["host"]]["name_label"], pif) for pif in objects["PIF"].values()
+                      if pif["bond_master_of"] and not pif["management"])
+        assert dict((name, pif["IP"]) for name, pif in bonded.items()) == {
+            "xs1": "172.16.0.35", "xs2": "172.16.0.36", "xs3": "172.16.0.37"}
+        assert all(pif["other_config"].get("management_purpose") == "Storage" and pif["disallow_unplug"]
+                   for pif in bonded.values())
+        again = run_playbook(lab, "storage_network.yml", tmp_path, options, name="again")
+        assert again.rc == 0, again.output
+        assert changes(again) == []
