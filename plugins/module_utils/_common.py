@@ -66,6 +66,22 @@ def memory_free(records, host_ref):
     return _int(metrics.get("memory_total")) - memory_used(records, host_ref)
 
 
+def agent_start_time(host):
+    """other_config:agent_start_time, when the host's toolstack last started, as a float ("1700000000." on
+    the wire); None when absent."""
+    text = str((host.get("other_config") or {}).get("agent_start_time", "")).strip()
+    try:
+        return float(text.rstrip(".") or "x")
+    except ValueError:
+        return None
+
+
+def started_after(host, before):
+    """Whether the host's toolstack started after `before` (an agent_start_time, may be None)."""
+    now = agent_start_time(host)
+    return now is not None and (before is None or now > before)
+
+
 def sr_name(srs, ref):
     """An SR as {name, uuid}, or None when ref is not an SR (NULL, or gone)."""
     sr = srs.get(ref)

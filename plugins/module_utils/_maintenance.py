@@ -34,6 +34,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     XapiError,
     XenServerError,
 )
+from ansible_collections.xenserver.pools.plugins.module_utils._pool_membership import designate_new_master
 
 # XenCenter's records (xenadmin Host.SaveEvacuatedVMs / EvacuateHostAction): comma-separated uuids.
 KEY_MODE = "MAINTENANCE_MODE"
@@ -181,21 +182,6 @@ def supports_persistent_disable(host):
     """Whether host.disable takes auto_enable (xapi 25.31.0 and later)."""
     version = xapi_version(host)
     return version is not None and version >= PERSISTENT_DISABLE_XAPI
-
-
-def agent_start_time(host):
-    """other_config:agent_start_time as a float ("1700000000." on the wire), None when absent."""
-    text = str((host.get("other_config") or {}).get("agent_start_time", "")).strip()
-    try:
-        return float(text.rstrip(".") or "x")
-    except ValueError:
-        return None
-
-
-def started_after(host, before):
-    """Whether the host's toolstack started after `before` (an agent_start_time, may be None)."""
-    now = agent_start_time(host)
-    return now is not None and (before is None or now > before)
 
 
 def choose_new_master(records, host_ref, wanted=None):
@@ -399,7 +385,7 @@ class Maintenance(object):
             self.report["master_handover"] = dict(old=name, new=host_name(records, handover_to))
             self._act("hand the master role from %s to %s" % (name, host_name(records, handover_to)))
             if not self.check_mode:
-                records = self.hand_over_master(records, host_ref, handover_to)
+                records = self.hand_over_master(records, handover_to)
         lists = planned_records(records, host_ref, blocked, self.options["blocked_vms"])
         self._write_records(records, host_ref, lists, True,
                             "record maintenance mode and the VMs of host %s in its other_config")
@@ -479,35 +465,9 @@ class Maintenance(object):
             self.report["vms"].append(dict(name=vm.get("name_label", ""), uuid=vm["uuid"], action=action,
                                            source=host_name(records, host_ref), destination=None))
 
-    def hand_over_master(self, records, host_ref, target):
-        """pool.designate_new_master, wait until the pool runs under the new master, reconnect to it."""
-        hosts = records["host"]
-        before = dict((ref, agent_start_time(hosts[ref])) for ref in (host_ref, target))
-        name, new_name = host_name(records, host_ref), host_name(records, target)
-        try:
-            self.client.write("pool.designate_new_master", target,
-                              action="Handing the master role from %s to %s" % (name, new_name))
-        except ConnectionFailedError:
-            pass  # the old master may drop the connection as it restarts; the wait below tells the outcome
-
-        def transition_done(state):
-            pools = list(state.get("pool", {}).values())
-            if not pools or pools[0].get("master") != target:
-                return False
-            for ref in (host_ref, target):
-                host = state.get("host", {}).get(ref)
-                metrics = state.get("host_metrics", {}).get((host or {}).get("metrics"), {})
-                # Both toolstacks restart in the transition (BEHAVIOUR.md section 2): a host acted on before
-                # its restart would, for instance, re-enable itself afterwards.
-                if not host or not metrics.get("live") or not started_after(host, before[ref]):
-                    return False
-            return True
-
-        self.client.wait_for(["pool", "host", "host_metrics"], transition_done,
-                             "the master role to move from %s to %s" % (name, new_name))
-        # Log in again: the old master now answers HOST_IS_SLAVE, which the client follows to the new one.
-        self.client.close()
-        self.client.login(wait=True)
+    def hand_over_master(self, records, target):
+        """Make target the pool master; the client continues through it. Returns the records read again."""
+        designate_new_master(self.client, records, target)
         return self.read()
 
     def _write_records(self, records, host_ref, lists, mode, text):

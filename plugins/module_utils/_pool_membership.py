@@ -15,7 +15,8 @@
   unplugged one (shared_sr_report), and the pool SR settings that point at non-shared SRs
   (non_shared_pool_srs).
 - Before an eject: the safety checks (eject_checks), in the same shape as the join pre-flight checks.
-- Handing the master role over and waiting until logins follow it (designate_new_master).
+- Handing the master role over and waiting until the pool runs under the new master
+  (designate_new_master; xs_maintenance and xs_host_power use it too).
 """
 
 from __future__ import annotations
@@ -29,15 +30,16 @@ from urllib.parse import urlsplit
 from ansible_collections.xenserver.pools.plugins.module_utils import _client
 from ansible_collections.xenserver.pools.plugins.module_utils._common import (
     NULL_REF,
+    agent_start_time,
     is_live,
     master_ref,
     pool_summary,
+    started_after,
     the_pool,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
+    ConnectionFailedError,
     InvalidParameterError,
-    RequestTimeoutError,
-    XapiError,
     XenServerError,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._join_prechecks import Side, result
@@ -456,48 +458,38 @@ def all_hosts_live(state):
     return bool(hosts) and all(metrics.get(host.get("metrics"), {}).get("live") for host in hosts.values())
 
 
-def designate_new_master(client, params, records, target_ref, timeout=None):
-    """pool.designate_new_master, then wait until a login at the old master's address is sent to
-    the new master, and until every host is live again. The client ends up on the new master.
+def _restarted(host, before):
+    # A release that records no agent_start_time cannot show a restart: the master and liveness must do.
+    return started_after(host, before) or (before is None and agent_start_time(host) is None)
 
-    params: the module's connection options (for the login probes); records: {"host": ...}.
+
+def designate_new_master(client, records, target_ref):
+    """pool.designate_new_master, then wait until the pool runs under the new master and log in again.
+    The client ends up on the new master.
+
+    Both masters' toolstacks restart in the transition (BEHAVIOUR.md 2), so the wait (XAPI events) ends
+    when the target is pool.master, every host is live, and the old and the new master have a newer
+    other_config:agent_start_time: a host acted on before its restart would undo it (a host.disable,
+    say), and from then on logins at the old master's address are sent to the new one.
     """
-    deadline = _client.Deadline(timeout or params["timeout"])
-    target = records["host"][target_ref]
-    name = target.get("name_label", target_ref)
-    old_url = client.url
-    client.write("pool.designate_new_master", target_ref,
-                 action="Handing the pool master role to %s (pool.designate_new_master)" % name)
-
-    # Logins follow the new master once the old one has restarted as a member and answers
-    # HOST_IS_SLAVE. There is no event for "a host restarted", so probe with a fresh login, backing
-    # off between attempts like the client does while an API restarts.
-    delays = _client._backoff_delays()
-    while True:
-        probe = open_client(params, old_url)
-        redirected, master_uuid = False, None
-        try:
-            probe.login(wait=True)
-            redirected = not same_address(probe.url, old_url)
-            if redirected:
-                pool = next(iter(probe.read("pool.get_all_records").values()))
-                master_uuid = probe.read("host.get_uuid", pool["master"])
-        except XapiError as error:
-            if error.code != "HOST_IS_SLAVE":
-                raise
-            # Mid-transition both hosts may answer HOST_IS_SLAVE for a moment: not there yet.
-        finally:
-            probe.close()
-        if redirected and master_uuid == target.get("uuid"):
-            break
-        if deadline.passed():
-            raise RequestTimeoutError("Timed out after %s seconds waiting for logins at %s to be sent to the new "
-                                      "master %s." % (deadline.seconds, old_url, name))
-        _client._sleep(min(next(delays), deadline.remaining()))
+    hosts = records["host"]
+    old_ref = master_ref(records)
+    name = hosts[target_ref].get("name_label", target_ref)
+    started = dict((ref, agent_start_time(hosts[ref])) for ref in (old_ref, target_ref))
+    try:
+        client.write("pool.designate_new_master", target_ref,
+                     action="Handing the pool master role from %s to %s (pool.designate_new_master)"
+                     % (hosts[old_ref].get("name_label", old_ref), name))
+    except ConnectionFailedError:
+        pass  # the old master may drop the connection as it restarts; the wait below tells the outcome
 
     def settled(state):
         pool = next(iter(state.get("pool", {}).values()), {})
-        return pool.get("master") == target_ref and all_hosts_live(state)
+        now = state.get("host", {})
+        return (pool.get("master") == target_ref and all_hosts_live(state)
+                and all(ref in now and _restarted(now[ref], before) for ref, before in started.items()))
 
-    client.wait_for(["pool", "host", "host_metrics"], settled, "%s to be the master and every host live" % name,
-                    timeout=max(1.0, deadline.remaining()))
+    client.wait_for(["pool", "host", "host_metrics"], settled, "%s to be the master and every host live" % name)
+    # A fresh session: the old master now answers HOST_IS_SLAVE, which the login follows to the new one.
+    client.close()
+    client.login(wait=True)

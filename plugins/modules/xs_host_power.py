@@ -206,21 +206,21 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     XenServerError,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._common import (
+    agent_start_time,
     is_live,
     is_secret_key,
     master_ref,
     public_power_on_config,
+    started_after,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._maintenance import (
     Maintenance,
     MaintenanceError,
-    agent_start_time,
     find_host,
     host_name,
     maintenance_argument_spec,
     maintenance_options,
     maintenance_records,
-    started_after,
     supports_persistent_disable,
     version_tuple,
     xapi_version,

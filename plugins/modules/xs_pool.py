@@ -497,7 +497,7 @@ def _plan_master(params, records, plan, ha_stays_on):
                       checks=checks)
     plan.before["master"], plan.after["master"] = _host_label(records, pool.get("master")), _host_label(records, target)
     plan.add("hand the master role to %s (pool.designate_new_master)" % _host_label(records, target),
-             lambda client, params=params: membership.designate_new_master(client, params, records, target))
+             lambda client: membership.designate_new_master(client, records, target))
 
 
 def _statefile_srs(records, pool):

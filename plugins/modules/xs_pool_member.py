@@ -517,7 +517,7 @@ def ensure_not_member(module, client):
         return outcome
 
     if is_master:
-        membership.designate_new_master(client, params, records, successor_ref)
+        membership.designate_new_master(client, records, successor_ref)
     if evacuating:
         _evacuate(client, host_ref, host_name)
     try:

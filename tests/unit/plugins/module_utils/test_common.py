@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.xenserver.pools.plugins.module_utils import _common as c
 
 GIB = 1024 ** 3
@@ -42,6 +44,19 @@ def test_memory_counts_running_and_paused_vms_and_the_control_domain():
     assert c.memory_used(data, "H1") == GIB // 4 + 4 * GIB + 8 * GIB + GIB // 32
     assert c.memory_free(data, "H1") == 64 * GIB - c.memory_used(data, "H1")
     assert c.memory_free(data, "H2") == 0
+
+
+@pytest.mark.parametrize("text, value", [("1700000000.", 1700000000.0), ("1700000000.250", 1700000000.25),
+                                         ("", None), ("soon", None)])
+def test_agent_start_time(text, value):
+    assert c.agent_start_time({"other_config": {"agent_start_time": text}}) == value
+
+
+def test_started_after():
+    host = {"other_config": {"agent_start_time": "20."}}
+    assert c.started_after(host, 10.0) and c.started_after(host, None)
+    assert not c.started_after(host, 20.0)
+    assert not c.started_after({"other_config": {}}, None)
 
 
 def test_pool_summary_names_the_master_and_the_srs():

@@ -205,16 +205,3 @@ def test_choose_new_master_none_left():
     ("25.31", True), ("26.0", True), ("25.6", False), ("1.249", False), ("", False), ("abc", False)])
 def test_persistent_disable_by_xapi_version(xapi, persistent):
     assert m.supports_persistent_disable({"software_version": {"xapi": xapi}}) is persistent
-
-
-@pytest.mark.parametrize("text, value", [("1700000000.", 1700000000.0), ("1700000000.250", 1700000000.25),
-                                         ("", None), ("soon", None)])
-def test_agent_start_time(text, value):
-    assert m.agent_start_time({"other_config": {"agent_start_time": text}}) == value
-
-
-def test_started_after():
-    host = {"other_config": {"agent_start_time": "20."}}
-    assert m.started_after(host, 10.0) and m.started_after(host, None)
-    assert not m.started_after(host, 20.0)
-    assert not m.started_after({"other_config": {}}, None)

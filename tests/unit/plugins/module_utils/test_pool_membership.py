@@ -290,38 +290,37 @@ def test_member_is_up_and_all_hosts_live():
     assert not membership.all_hosts_live(state)
 
 
-def test_designate_new_master_waits_until_logins_follow(xapi, monkeypatch):
-    """The old master answers logins itself for a while, then both answer HOST_IS_SLAVE for a moment,
-    then logins at the old master are sent to the new one."""
+def test_designate_new_master_waits_until_logins_follow(xapi):
+    """Both toolstacks restart after the commit, the old master last: the wait lasts until XAPI's events show
+    the new master, every host live and both restarts; then a login at the old master is sent to the new one.
+    Events, not probing: nothing sleeps."""
     records = three_hosts()
+    for host in records["host"].values():
+        host["other_config"]["agent_start_time"] = "100."
     old = xapi.add_endpoint("https://192.0.2.1/")
-    FakePoolXapi(xapi, old, records)
+    pool_xapi = FakePoolXapi(xapi, old, records)
     new = xapi.add_endpoint("https://192.0.2.2/")
     FakePoolXapi(xapi, new, records)
     pool = next(iter(records["pool"].values()))
-    logins = []
+    restarts = ["OpaqueRef:host-xs2", "OpaqueRef:host-xs1"]  # one per event.from after the commit
+    event_from = pool_xapi.event_from
 
     def designate(host):
         pool["master"] = host
         return ""
-    old.handlers["pool.designate_new_master"] = designate
-    original = old.handle
 
-    def handle(session, method, args):
-        if method.startswith("login") and pool["master"] == "OpaqueRef:host-xs2":
-            logins.append(method)
-            if len(logins) == 2:  # mid-transition: both redirect
-                new.master_address = "192.0.2.1"
-                old.master_address = "192.0.2.2"
-            elif len(logins) >= 3:
-                new.master_address = None
-                old.master_address = "192.0.2.2"
-        return original(session, method, args)
-    old.handle = handle
-    params = dict(hostname="192.0.2.1", username="root", password="secret", validate_certs=True, ca_path=None,
-                  timeout=300)
+    def events(classes, token, timeout):
+        if pool["master"] == "OpaqueRef:host-xs2" and restarts and token:
+            records["host"][restarts.pop(0)]["other_config"]["agent_start_time"] = "200."
+        if not restarts:
+            old.master_address = "192.0.2.2"
+        return event_from(classes, token, timeout)
+    old.handlers["pool.designate_new_master"] = designate
+    old.handlers["event.from"] = new.handlers["event.from"] = events
     with XapiClient("192.0.2.1", "root", "secret") as client:
-        membership.designate_new_master(client, params, records, "OpaqueRef:host-xs2")
+        membership.designate_new_master(client, records, "OpaqueRef:host-xs2")
         assert client.url == "https://192.0.2.2/"
-    assert len(logins) >= 3 and xapi.sleeps  # backed off between probes
+    assert restarts == [] and xapi.sleeps == []
+    logins = [url for url, method, _args in xapi.calls if method.startswith("login")]
+    assert logins[-2:] == ["https://192.0.2.1/", "https://192.0.2.2/"]  # sent on by the old master
     assert xapi.sessions == set()
