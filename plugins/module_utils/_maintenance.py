@@ -34,7 +34,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     XapiError,
     XenServerError,
 )
-from ansible_collections.xenserver.pools.plugins.module_utils._pool_membership import designate_new_master
+from ansible_collections.xenserver.pools.plugins.module_utils._pool_membership import designate_new_master, match_hosts
 
 # XenCenter's records (xenadmin Host.SaveEvacuatedVMs / EvacuateHostAction): comma-separated uuids.
 KEY_MODE = "MAINTENANCE_MODE"
@@ -99,22 +99,20 @@ def read_pool(client):
 
 
 def find_host(records, wanted):
-    """The host ref for a uuid, name (name_label or hostname) or management address."""
+    """The host ref for a uuid, name (name_label or hostname) or management address (match_hosts)."""
     text = (wanted or "").strip()
     if not text:
         raise InvalidParameterError("host is empty: give the name, uuid or address of a host of the pool.")
     hosts = records["host"]
-    for field in ("uuid", "name_label", "hostname", "address"):
-        found = sorted(ref for ref, host in hosts.items() if host.get(field) == text)
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise InvalidParameterError(
-                "host %r matches %d hosts by %s (uuids %s): give the uuid instead."
-                % (text, len(found), field, ", ".join(hosts[ref]["uuid"] for ref in found)))
-    names = sorted(host.get("name_label", "") for host in hosts.values())
-    raise InvalidParameterError("host %r is not a host of this pool; its hosts are: %s (name, uuid or address)."
-                                % (text, ", ".join(names)))
+    how, found = match_hosts(records, text)
+    if len(found) > 1:
+        raise InvalidParameterError("host %r matches %d hosts by %s (uuids %s): give the uuid instead."
+                                    % (text, len(found), how, ", ".join(hosts[ref]["uuid"] for ref in found)))
+    if not found:
+        names = sorted(host.get("name_label", "") for host in hosts.values())
+        raise InvalidParameterError("host %r is not a host of this pool; its hosts are: %s (name, uuid or address)."
+                                    % (text, ", ".join(names)))
+    return found[0]
 
 
 def host_name(records, ref):

@@ -21,6 +21,7 @@ import ipaddress
 from ansible_collections.xenserver.pools.plugins.module_utils._client import Deadline
 from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError, XenServerError
+from ansible_collections.xenserver.pools.plugins.module_utils._pool_membership import match_hosts
 
 # XAPI's ip_configuration_mode enum, by the lower-case names the modules take.
 IP_MODES = {"static": "Static", "dhcp": "DHCP", "none": "None"}
@@ -164,15 +165,12 @@ def host_name(records, ref):
 
 
 def find_host(records, name_or_uuid, option="host"):
-    """The ref of the host with this name_label, hostname or uuid, or InvalidParameterError listing the hosts."""
-    hosts = records["host"]
-    matches = [ref for ref, host in hosts.items() if name_or_uuid in (host.get("uuid"), host.get("name_label"))]
-    if not matches:
-        matches = [ref for ref, host in hosts.items() if host.get("hostname") == name_or_uuid
-                   or host.get("address") == name_or_uuid]
+    """The ref of the host with this uuid, name_label, hostname or address (match_hosts), or
+    InvalidParameterError listing the hosts."""
+    _how, matches = match_hosts(records, name_or_uuid)
     if len(matches) == 1:
         return matches[0]
-    names = ", ".join(sorted(host.get("name_label", "") for host in hosts.values()))
+    names = ", ".join(sorted(host.get("name_label", "") for host in records["host"].values()))
     if not matches:
         raise InvalidParameterError("%s %r is not a host of this pool; its hosts are: %s." % (option, name_or_uuid, names))
     raise InvalidParameterError("%s %r names %d hosts: give the host's uuid." % (option, name_or_uuid, len(matches)))

@@ -151,28 +151,41 @@ def same_address(first, second, cache=None):
     return bool(_resolve(first, cache) & _resolve(second, cache))
 
 
-def find_host(records, text, by_name=True):
-    """The ref of the host that `text` names (uuid, address, hostname, or name_label when by_name);
-    None when none does. A name shared by several hosts is refused: give the uuid or address."""
-    hosts = records.get("host", {})
-    wanted = bare_address(text)
-    for ref, host in hosts.items():
-        if host.get("uuid") == wanted:
-            return ref
+def match_hosts(records, text, by_name=True):
+    """(how, refs): the hosts `text` names, by the first way that matches any host - its uuid, its name
+    (name_label, when by_name), its host name, its management address, or a name that resolves to that
+    address; a scheme and port around an address are ignored. ("", []) when nothing matches.
+
+    The one way every module looks a host up; the modules differ only in what they say when nothing,
+    or more than one host, matches.
+    """
+    text = (text or "").strip()
+    if not text:
+        return "", []
+    bare = bare_address(text)
+    wanted = bare.lower()
     cache = {}
-    for ref, host in hosts.items():
-        if host.get("address") and same_address(host["address"], wanted, cache):
-            return ref
-    for ref, host in hosts.items():
-        if host.get("hostname") and host["hostname"].lower() == wanted.lower():
-            return ref
-    if not by_name:
-        return None
-    named = [ref for ref, host in hosts.items() if host.get("name_label") == text]
-    if len(named) > 1:
-        raise InvalidParameterError("%d hosts of the pool are named %r: give the uuid or the address instead."
-                                    % (len(named), text))
-    return named[0] if named else None
+    ways = [("uuid", lambda host: host.get("uuid") == bare),
+            ("name_label", lambda host: by_name and host.get("name_label") == text),
+            ("hostname", lambda host: (host.get("hostname") or "").lower() == wanted),
+            ("address", lambda host: (host.get("address") or "").lower() == wanted),
+            ("address", lambda host: bool(host.get("address")) and same_address(host["address"], wanted, cache))]
+    hosts = records.get("host", {})
+    for how, matches in ways:
+        refs = sorted(ref for ref, host in hosts.items() if matches(host))
+        if refs:
+            return how, refs
+    return "", []
+
+
+def find_host(records, text, by_name=True):
+    """The ref of the host that `text` names (match_hosts), or None when none does. Several hosts
+    matching (a shared name) are refused: give the uuid or the address."""
+    how, refs = match_hosts(records, text, by_name)
+    if len(refs) > 1:
+        raise InvalidParameterError("%d hosts of the pool %s %r: give the uuid or the address instead."
+                                    % (len(refs), "are named" if how == "name_label" else "have the %s" % how, text))
+    return refs[0] if refs else None
 
 
 def host_facts(records, ref):

@@ -48,6 +48,18 @@ def test_same_address_compares_literally_then_by_resolving():
     assert not membership.same_address("no-such-host.invalid", "192.0.2.2")
 
 
+def test_match_hosts_tries_uuid_name_hostname_then_address():
+    records = three_hosts()
+    records["host"]["OpaqueRef:host-xs3"]["hostname"] = "XS3.example.com"
+    assert membership.match_hosts(records, " host-uuid-xs2 ") == ("uuid", ["OpaqueRef:host-xs2"])
+    assert membership.match_hosts(records, "xs2") == ("name_label", ["OpaqueRef:host-xs2"])
+    assert membership.match_hosts(records, "xs3.example.com") == ("hostname", ["OpaqueRef:host-xs3"])
+    assert membership.match_hosts(records, "https://192.0.2.1:8443/") == ("address", ["OpaqueRef:host-xs1"])
+    assert membership.match_hosts(records, "xs2", by_name=False) == ("hostname", ["OpaqueRef:host-xs2"])
+    assert membership.match_hosts(records, "no-such-host.invalid") == ("", [])
+    assert membership.match_hosts(records, "  ") == ("", [])
+
+
 def test_find_host_by_uuid_address_hostname_and_name():
     records = three_hosts()
     assert membership.find_host(records, "host-uuid-xs2") == "OpaqueRef:host-xs2"
