@@ -124,8 +124,8 @@ def test_editions_are_aligned_before_the_joins(tmp_path):
 
 def test_management_moves_onto_a_bond_on_every_host(tmp_path):
     with Lab.start(lab_dict("three-standalone.yml"), state_dir=tmp_path / "lab", time_scale=TIME_SCALE) as lab:
-        options = tutorial(lab, pool_build_management_bond={"network": "Bond 0+2", "devices": ["eth0", "eth2"],
-                                                             "mode": "active-backup"})
+        bond = {"network": "Bond 0+2", "devices": ["eth0", "eth2"], "mode": "active-backup"}
+        options = tutorial(lab, pool_build_management_bond=bond)
         run = run_playbook(lab, "pool_build.yml", tmp_path, options, name="build")
         assert run.rc == 0, run.output
         (pool,) = pools(lab)

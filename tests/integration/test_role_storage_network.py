@@ -29,8 +29,8 @@ def half_configured():
 def storage(objects):
     """{host name: (eth1 address, purpose, disallow_unplug)} and {host name: shared SR attached}."""
     hosts = objects["host"]
-    pifs = dict((hosts[pif["host"]]["name_label"], (pif["IP"], pif["other_config"].get("management_purpose", ""),
-                                                      pif["disallow_unplug"]))
+    pifs = dict((hosts[pif["host"]]["name_label"],
+                 (pif["IP"], pif["other_config"].get("management_purpose", ""), pif["disallow_unplug"]))
                 for pif in objects["PIF"].values() if pif["device"] == "eth1")
     sr_ref = next(ref for ref, sr in objects["SR"].items() if sr["name_label"] == "shared-nfs")
     attached = dict((hosts[pbd["host"]]["name_label"], pbd["currently_attached"])
