@@ -349,7 +349,7 @@ class Maintenance(object):
 
     # ---- small helpers ----
 
-    def _act(self, text):
+    def act(self, text):
         self.report["changed"] = True
         self.report["actions"].append(text if not self.check_mode else "would " + text)
 
@@ -381,7 +381,7 @@ class Maintenance(object):
             handover_to = choose_new_master(records, host_ref, self.options["new_master"])
         if handover_to:
             self.report["master_handover"] = dict(old=name, new=host_name(records, handover_to))
-            self._act("hand the master role from %s to %s" % (name, host_name(records, handover_to)))
+            self.act("hand the master role from %s to %s" % (name, host_name(records, handover_to)))
             if not self.check_mode:
                 records = self.hand_over_master(records, handover_to)
         lists = planned_records(records, host_ref, blocked, self.options["blocked_vms"])
@@ -390,13 +390,13 @@ class Maintenance(object):
         if self.check_mode:
             self._plan_report(records, host_ref, lists, blocked)
             if records["host"][host_ref].get("enabled"):
-                self._act("disable host %s" % name)
+                self.act("disable host %s" % name)
             if resident_vms(records, host_ref):
-                self._act("evacuate host %s" % name)
+                self.act("evacuate host %s" % name)
             return self.report
         try:
             if records["host"][host_ref].get("enabled"):
-                self._act("disable host %s" % name)
+                self.act("disable host %s" % name)
                 self.disable(host_ref, records)
             self._handle_blocked(records, host_ref, blocked)
             records = self._evacuate(records, host_ref, network)
@@ -476,7 +476,7 @@ class Maintenance(object):
         remove, add = other_config_changes(current, wanted, RECORD_KEYS)
         if not remove and not add:
             return
-        self._act(text % host_name(records, host_ref))
+        self.act(text % host_name(records, host_ref))
         if self.check_mode:
             return
         for key in remove:
@@ -510,11 +510,11 @@ class Maintenance(object):
             if vm.get("resident_on") != host_ref or vm.get("power_state") not in RUNNING_POWER_STATES:
                 continue
             if self.options["blocked_vms"] == "suspend":
-                self._act("suspend VM %s" % vm_label(vm))
+                self.act("suspend VM %s" % vm_label(vm))
                 self.client.run_task("VM.suspend", vm_ref, what="suspending VM %s" % vm_label(vm))
                 action = "suspended"
             else:
-                self._act("shut down VM %s" % vm_label(vm))
+                self.act("shut down VM %s" % vm_label(vm))
                 try:
                     self.client.run_task("VM.clean_shutdown", vm_ref, what="shutting down VM %s" % vm_label(vm))
                 except XapiError as error:
@@ -534,7 +534,7 @@ class Maintenance(object):
         moving = resident_vms(fresh, host_ref)
         if not moving:
             return fresh
-        self._act("evacuate host %s" % name)
+        self.act("evacuate host %s" % name)
         # The network argument exists from xapi 1.297; it is only sent when asked for.
         args = (host_ref, network) if network else (host_ref,)
         self.client.run_task("host.evacuate", *args, what="evacuating host %s" % name)
@@ -556,7 +556,7 @@ class Maintenance(object):
         host = self.client.read("host.get_record", host_ref,
                                 action="Reading host %s" % host_name(records, host_ref))
         if host.get("enabled"):
-            self._act("disable host %s again (it re-enabled itself)" % host_name(records, host_ref))
+            self.act("disable host %s again (it re-enabled itself)" % host_name(records, host_ref))
             records["host"][host_ref]["enabled"] = True
             self.disable(host_ref, records)
 
@@ -603,7 +603,7 @@ class Maintenance(object):
         lists = maintenance_records(host)
         self._write_records(records, host_ref, lists, False, "remove " + KEY_MODE + " from host %s")
         if not host.get("enabled"):
-            self._act("enable host %s" % name)
+            self.act("enable host %s" % name)
             if not self.check_mode:
                 self._host_call("host.enable", host_ref, records, repeat_safe=True)
                 host["enabled"] = True
@@ -641,7 +641,7 @@ class Maintenance(object):
             method, extra, text, what, done = calls[item["action"]]
             vm = records["VM"][item["ref"]]
             source = host_name(records, vm.get("resident_on")) if vm.get("resident_on") in records["host"] else None
-            self._act(text % (label, name))
+            self.act(text % (label, name))
             if self.check_mode:
                 continue
             try:

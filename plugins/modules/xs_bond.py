@@ -349,9 +349,8 @@ def run(module, client, properties, done):
         actions.insert(0, "create network %r" % params["network"])
     result = dict(changed=bool(actions), actions=actions, network=network_info,
                   bonds=[after[host_name(records, ref)] for ref in display_order(records)
-                         if host_name(records, ref) in after])
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
+                         if host_name(records, ref) in after],
+                  diff=dict(before=before, after=after))
     if module.check_mode or not actions:
         return result
     if params["state"] == "present" and network_ref is None:

@@ -301,10 +301,8 @@ def main():
     except XenServerError as error:
         module.fail_json(msg=str(error), exception=error)
     actions = [("would " if module.check_mode else "") + text for _method, _args, text in calls if text]
-    result = dict(changed=bool(calls), api_url=api_url, host=after, actions=actions)
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
-    module.exit_json(**result)
+    module.exit_json(changed=bool(calls), api_url=api_url, host=after, actions=actions,
+                     diff=dict(before=before, after=after))
 
 
 if __name__ == "__main__":

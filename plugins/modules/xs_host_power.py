@@ -294,10 +294,10 @@ def desired_power_config(params):
 class PowerConfig(object):
     """The comparison and the few calls of state=configured."""
 
-    def __init__(self, client, check_mode):
+    def __init__(self, client, check_mode, act):
         self.client = client
         self.check_mode = check_mode
-        self.actions = []
+        self.act = act
 
     def stored_password(self, host):
         """(secret ref, value) of the host's current password secret, or (None, None)."""
@@ -313,6 +313,7 @@ class PowerConfig(object):
         return ref, self.client.read("secret.get_value", ref, action="Reading the power-on password secret")
 
     def apply(self, records, host_ref, params):
+        """The power-on settings after the run (password as set / not set / changed), for the diff."""
         host = records["host"][host_ref]
         name = host_name(records, host_ref)
         mode, config = desired_power_config(params)
@@ -339,11 +340,10 @@ class PowerConfig(object):
                      power_on_password=("not set" if keep_value is None else
                                         "changed" if old_ref and keep_value != old_value else "set"))
         if same:
-            return False, before, before
-        self.actions.append(("would " if self.check_mode else "") + "set the power-on mode of host %s to %s"
-                            % (name, mode or "disabled"))
+            return before
+        self.act("set the power-on mode of host %s to %s" % (name, mode or "disabled"))
         if self.check_mode:
-            return True, before, after
+            return after
         new_ref = None
         full_config = dict(config)
         if keep_value is not None:
@@ -362,7 +362,7 @@ class PowerConfig(object):
         if old_ref:
             self._remove_old_secret(old_ref)
         host.update(power_on_mode=mode, power_on_config=full_config)
-        return True, before, after
+        return after
 
     def _remove_old_secret(self, ref):
         """XAPI removes the old secret itself; make sure, without failing when it is already gone."""
@@ -417,16 +417,12 @@ def wait_until_back(client, host_ref, name, before, expect_disabled, why):
 
 class PowerRun(object):
     def __init__(self, module, client):
-        self.module = module
         self.params = module.params
         self.client = client
         self.check_mode = module.check_mode
         self.maintenance = Maintenance(client, maintenance_options(self.params), check_mode=self.check_mode)
         self.report = self.maintenance.report
-
-    def act(self, text):
-        self.report["changed"] = True
-        self.report["actions"].append(("would " if self.check_mode else "") + text)
+        self.act = self.maintenance.act
 
     def run(self):
         params = self.params
@@ -438,11 +434,7 @@ class PowerRun(object):
         if params["state"] == "configured" and params["power_on_mode"] is None:
             raise InvalidParameterError("power_on_mode is required with state: configured.")
         if params["power_on_mode"] is not None:
-            configurer = PowerConfig(self.client, self.check_mode)
-            changed, _config_before, configured = configurer.apply(records, host_ref, params)
-            if changed:
-                self.report["changed"] = True
-                self.report["actions"].extend(configurer.actions)
+            configured = PowerConfig(self.client, self.check_mode, self.act).apply(records, host_ref, params)
             password_after = configured["power_on_password"]
         state = params["state"]
         if state == "powered_on":
@@ -455,12 +447,10 @@ class PowerRun(object):
             after = power_view(self.maintenance.read(), host_ref)
         else:
             after = self.predicted(before, configured if self.report["changed"] else None, state)
-        result = dict(changed=self.report["changed"], api_url=self.client.url, host=after, vms=self.report["vms"],
-                      vms_not_restored=self.report["vms_not_restored"], master_handover=self.report["master_handover"],
-                      actions=self.report["actions"])
-        if self.module._diff:
-            result["diff"] = dict(before=diff_view(before, password_before), after=diff_view(after, password_after))
-        return result
+        return dict(changed=self.report["changed"], api_url=self.client.url, host=after, vms=self.report["vms"],
+                    vms_not_restored=self.report["vms_not_restored"], master_handover=self.report["master_handover"],
+                    actions=self.report["actions"],
+                    diff=dict(before=diff_view(before, password_before), after=diff_view(after, password_after)))
 
     def predicted(self, before, configured, state):
         after = dict(before)

@@ -237,7 +237,7 @@ def run(module, client):
         after = predicted_state(before, params["state"], report)
     else:
         after = host_state(maintenance.read(), host_ref)
-    result = dict(
+    return dict(
         changed=report["changed"],
         api_url=client.url,
         host=after,
@@ -247,10 +247,8 @@ def run(module, client):
         master_handover=report["master_handover"],
         actions=report["actions"],
         elapsed_seconds=round(time.monotonic() - started, 3),
+        diff=dict(before=before, after=after),
     )
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
-    return result
 
 
 def main():

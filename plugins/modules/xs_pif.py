@@ -318,9 +318,8 @@ def run(module, client, settings, done):
     before = pif_summary(records, ref)
     steps, after = plan_changes(records, ref, settings, params["purpose"], params["disallow_unplug"],
                                 params["management"])
-    result = dict(changed=bool(steps), actions=[text for text, _calls in steps], pif=after)
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
+    result = dict(changed=bool(steps), actions=[text for text, _calls in steps], pif=after,
+                  diff=dict(before=before, after=after))
     if module.check_mode or not steps:
         return result
     for text, calls in steps:

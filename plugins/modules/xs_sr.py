@@ -774,7 +774,7 @@ def main():
     for warning in run.warnings:
         module.warn(warning)
     result.update(changed=bool(run.actions), actions=run.actions)
-    if module._diff and before is not None:
+    if before is not None:  # state probed changes nothing and has no diff
         result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)
 
