@@ -94,6 +94,8 @@ def test_call_kind_comes_from_the_name_for_known_and_unknown_methods(lab):
     assert [call_kind(n) for n in ("VM.get_record", "VM.get_all_records", "host.get_by_uuid", "message.get",
                                    "host.get_vms_which_prevent_evacuation", "VM_get_power_state",
                                    "host_metrics_get_live", "session.get_record", "event.get_current_id")] == ["read"] * 9
+    assert [call_kind(n) for n in ("SR.probe", "host.assert_can_evacuate", "VM.assert_can_boot_here",
+                                   "host.compute_free_memory")] == ["read"] * 4
     assert [call_kind(n) for n in ("event.from", "event.register", "event_next")] == ["event"] * 3
     assert [call_kind(n) for n in ("session.logout", "session.set_other_config", "session_local_logout")] == ["session"] * 3
     assert [call_kind(n) for n in ("VM.start", "host.frobnicate", "pool.getaway", "host_metrics_set_live")] == ["write"] * 4

@@ -209,6 +209,12 @@ def _enum_lookup(enum: str) -> dict[str, str]:
 
 
 # -- the call log ----------------------------------------------------------------------
+# Calls that change nothing although their names don't say so: asking the SM backend what a
+# target holds, and computing.
+_READ_ONLY = {"SR.probe", "SR.probe_ext", "host.compute_free_memory", "pool.ha_compute_max_host_failures_to_tolerate",
+              "pool.ha_failover_plan_exists"}
+
+
 def call_kind(name: str) -> str:
     """The call log's `kind`, from the method name alone, the same for known and unknown
     methods (docs/ARCHITECTURE.md): get/get_* (get_all*, get_record, get_by_*) read, then
@@ -218,7 +224,7 @@ def call_kind(name: str) -> str:
     if not dot:   # class_method: class names may contain underscores (host_metrics_get_record)
         cls = next((c for c in sorted([*CLASSES, "event"], key=len, reverse=True) if name.startswith(c + "_")), "")
         message = name[len(cls) + 1:] if cls else name
-    if message == "get" or message.startswith("get_"):
+    if message == "get" or message.startswith(("get_", "assert_")) or f"{cls}.{message}" in _READ_ONLY:
         return "read"
     if cls in ("event", "session"):
         return cls
