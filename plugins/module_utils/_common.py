@@ -31,6 +31,14 @@ def master_ref(records):
     return the_pool(records).get("master")
 
 
+def hosts_in_order(records, master_last=False):
+    """Host refs, the master first (or last: pool members are changed before the master, whose
+    connection carries the session), then by name."""
+    master = master_ref(records)
+    return sorted(records["host"],
+                  key=lambda ref: ((ref == master) == master_last, records["host"][ref].get("name_label", "")))
+
+
 def is_live(records, host_ref):
     host = records["host"].get(host_ref, {})
     return bool(records.get("host_metrics", {}).get(host.get("metrics"), {}).get("live", False))

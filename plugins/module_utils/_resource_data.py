@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import convert_record
-from ansible_collections.xenserver.pools.plugins.module_utils._common import memory_used, the_pool
+from ansible_collections.xenserver.pools.plugins.module_utils._common import hosts_in_order, memory_used, the_pool
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import XapiError
 
 # The classes the report needs on top of those xs_pool_info reads (pool, host, host_metrics, network,
@@ -64,8 +64,7 @@ def resource_data(records):
     """{servers, networks, srs, vdis, vms, gpus}: lists of rows, each sorted by name."""
     pool = the_pool(records)
     hosts = records["host"]
-    # master first, then by name: the order of every list of host names below
-    host_order = sorted(hosts, key=lambda ref: (ref != pool.get("master"), hosts[ref].get("name_label", "")))
+    host_order = hosts_in_order(records)  # the order of every list of host names below
     return dict(
         servers=[_server(ref, records, pool) for ref in host_order],
         networks=_by_name(_network(ref, records, host_order) for ref, network in records["network"].items()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree
 
-from ansible_collections.xenserver.pools.plugins.module_utils._common import master_ref
+from ansible_collections.xenserver.pools.plugins.module_utils._common import hosts_in_order, master_ref
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError
 from ansible_collections.xenserver.pools.plugins.module_utils._network import (
     host_ip_list,
@@ -125,13 +125,6 @@ def pbds_of(records, sr_ref):
         if pbd.get("SR") == sr_ref and pbd.get("host") not in found:
             found[pbd.get("host")] = (pbd_ref, pbd)
     return found
-
-
-def hosts_in_order(records, master_last=False):
-    """Host refs, the master first (or last), then by name."""
-    master = master_ref(records)
-    return sorted(records["host"],
-                  key=lambda ref: ((ref == master) == master_last, records["host"][ref].get("name_label", "")))
 
 
 def hosts_needing_pbd(records, sr_ref):

@@ -149,7 +149,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import XapiClient, connection_argument_spec
-from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF, hosts_in_order
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import InvalidParameterError, XenServerError
 from ansible_collections.xenserver.pools.plugins.module_utils._network import (
     find_pif,
@@ -210,17 +210,6 @@ def find_network(records, name):
         raise InvalidParameterError("%d networks are named %r: rename all but one, or choose another name."
                                     % (len(matches), name))
     return matches[0] if matches else None
-
-
-def host_order(records):
-    """Pool members first, the master last: the connection to the master is disturbed last."""
-    masters = set(pool.get("master") for pool in records["pool"].values())
-    return sorted(records["host"], key=lambda ref: (ref in masters, records["host"][ref].get("name_label", "")))
-
-
-def display_order(records):
-    """The master first, then the members by name."""
-    return list(reversed(host_order(records)[-1:])) + host_order(records)[:-1] if records["host"] else []
 
 
 def bonds_of(records, host_ref):
@@ -334,10 +323,10 @@ def run(module, client, properties, done):
     plan = []  # (host ref, steps)
     after = {}
     if params["state"] == "absent":
-        for host_ref in host_order(records):
+        for host_ref in hosts_in_order(records, master_last=True):
             plan.append((host_ref, plan_absent(records, host_ref, network_ref)))
     else:
-        for host_ref in host_order(records):
+        for host_ref in hosts_in_order(records, master_last=True):
             steps, summary = plan_host(records, host_ref, network_ref, params["devices"], params["mode"], properties,
                                        params["management"])
             plan.append((host_ref, steps))
@@ -348,7 +337,7 @@ def run(module, client, properties, done):
     if params["state"] == "present" and network_ref is None:
         actions.insert(0, "create network %r" % params["network"])
     result = dict(changed=bool(actions), actions=actions, network=network_info,
-                  bonds=[after[host_name(records, ref)] for ref in display_order(records)
+                  bonds=[after[host_name(records, ref)] for ref in hosts_in_order(records)
                          if host_name(records, ref) in after],
                   diff=dict(before=before, after=after))
     if module.check_mode or not actions:
@@ -383,7 +372,7 @@ def run(module, client, properties, done):
             move_management(client, records, host_ref, target)
             done.append(text)
     records = dict(records, **client.get_all_records_of(("PIF", "Bond")))
-    result["bonds"] = [bond_summary(records, ref, bond_ref) for ref in display_order(records)
+    result["bonds"] = [bond_summary(records, ref, bond_ref) for ref in hosts_in_order(records)
                        for bond_ref, bond in bonds_of(records, ref).items()
                        if records["PIF"].get(bond.get("master"), {}).get("network") == network_ref]
     return result

@@ -161,6 +161,21 @@ from ansible_collections.xenserver.pools.plugins.module_utils._maintenance impor
 CLASSES = ("pool", "host")
 
 
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
+        host=dict(type="str", required=True),
+        name_label=dict(type="str"),
+        name_description=dict(type="str"),
+        edition=dict(type="str"),
+        license_server=dict(type="dict", options=dict(address=dict(type="str", required=True),
+                                                      port=dict(type="int", default=27000))),
+        other_config=dict(type="dict"),
+        tags=dict(type="list", elements="str"),
+    )
+    return spec
+
+
 def host_view(host):
     server = host.get("license_server") or {}
     return dict(
@@ -272,18 +287,7 @@ def _put_back_license_server(client, host_ref, host, calls):
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        host=dict(type="str", required=True),
-        name_label=dict(type="str"),
-        name_description=dict(type="str"),
-        edition=dict(type="str"),
-        license_server=dict(type="dict", options=dict(address=dict(type="str", required=True),
-                                                      port=dict(type="int", default=27000))),
-        other_config=dict(type="dict"),
-        tags=dict(type="list", elements="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
         with XapiClient.from_module(module) as client:
             records = client.get_all_records_of(CLASSES)

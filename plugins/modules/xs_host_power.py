@@ -236,6 +236,19 @@ IPMI_SINCE_XAPI = (24, 19)       # python3/poweron: DRAC.py replaced by IPMI.py
 ILO_REMOVED_PLATFORM = (3, 0, 0)  # Stockholm (Citrix Hypervisor 8.0) removed iLO.py
 
 
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(maintenance_argument_spec())
+    spec.update(
+        host=dict(type="str", required=True),
+        state=dict(type="str", default="configured", choices=["configured", "powered_on", "powered_off", "rebooted"]),
+        power_on_mode=dict(type="str"),
+        power_on_config=dict(type="dict"),
+        power_on_password=dict(type="str", no_log=True),
+    )
+    return spec
+
+
 def canonical_mode(mode):
     text = (mode or "").strip()
     if text.lower() in KNOWN_MODES:
@@ -579,16 +592,7 @@ class PowerRun(object):
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(maintenance_argument_spec())
-    argument_spec.update(
-        host=dict(type="str", required=True),
-        state=dict(type="str", default="configured", choices=["configured", "powered_on", "powered_off", "rebooted"]),
-        power_on_mode=dict(type="str"),
-        power_on_config=dict(type="dict"),
-        power_on_password=dict(type="str", no_log=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     started = time.monotonic()
     try:
         with XapiClient.from_module(module) as client:

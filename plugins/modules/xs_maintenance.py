@@ -207,6 +207,16 @@ from ansible_collections.xenserver.pools.plugins.module_utils._maintenance impor
 )
 
 
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(maintenance_argument_spec())
+    spec.update(
+        host=dict(type="str", required=True),
+        state=dict(type="str", default="maintenance", choices=["maintenance", "active"]),
+    )
+    return spec
+
+
 def predicted_state(before, state, report):
     """The host as check mode expects it after the run."""
     after = dict(before)
@@ -252,13 +262,7 @@ def run(module, client):
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(maintenance_argument_spec())
-    argument_spec.update(
-        host=dict(type="str", required=True),
-        state=dict(type="str", default="maintenance", choices=["maintenance", "active"]),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
         with XapiClient.from_module(module) as client:
             result = run(module, client)

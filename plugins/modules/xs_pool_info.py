@@ -488,6 +488,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._client import (
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._common import (
     NULL_REF,
+    hosts_in_order,
     memory_free,
     pool_summary,
     public_power_on_config,
@@ -507,16 +508,18 @@ CLASSES = ("pool", "host", "host_metrics", "network", "PIF", "Bond", "SR", "PBD"
 OPTIONAL_CLASSES = ("pool_update",)
 
 
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(resource_data=dict(type="bool", default=False))
+    return spec
+
+
 def summarise_pool(records):
     """The module's result from {class: {ref: record}}."""
     pool = the_pool(records)
-    hosts = records["host"]
     return dict(
         pool=pool_summary(records),
-        hosts=[
-            _host(ref, records, is_master=(ref == pool["master"]))
-            for ref in sorted(hosts, key=lambda ref: (ref != pool["master"], hosts[ref].get("name_label", "")))
-        ],
+        hosts=[_host(ref, records, is_master=(ref == pool["master"])) for ref in hosts_in_order(records)],
         networks=sorted((_network(net) for net in records["network"].values()), key=lambda net: net["name"]),
         srs=sorted((_sr(ref, records, pool) for ref in records["SR"]), key=lambda sr: sr["name"]),
         vms=_vm_summary(records),
@@ -664,9 +667,7 @@ def _int(value):
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(resource_data=dict(type="bool", default=False))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
         with XapiClient.from_module(module) as client:
             records = client.get_all_records_of(CLASSES, optional=OPTIONAL_CLASSES)

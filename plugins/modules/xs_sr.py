@@ -265,7 +265,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import XapiClient, connection_argument_spec
-from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF, master_ref, the_pool
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF, hosts_in_order, master_ref, the_pool
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     InvalidParameterError,
     XapiError,
@@ -282,7 +282,6 @@ from ansible_collections.xenserver.pools.plugins.module_utils._storage import (
     explain_unattached,
     export_for,
     find_sr,
-    hosts_in_order,
     hosts_needing_pbd,
     hosts_outside_export,
     immutable_differences,
