@@ -262,15 +262,9 @@ def newer_lab(tmp_path_factory):
 def test_disable_asks_to_stay_disabled_where_the_version_has_auto_enable(newer_lab, playbook):
     run = playbook(newer_lab, "xs_maintenance.yml", maintain(newer_lab, "xs2"))
     succeeded(run, newer_lab)
-    disables = [(call["status"], call["error"]) for call in run.calls if call["method"] == "host.disable"]
-    # xapi 25.31 has host.disable(host, auto_enable): the module sends auto_enable=false. This
-    # simulator's datamodel has no auto_enable yet, so it answers MESSAGE_PARAMETER_COUNT_MISMATCH
-    # and the module disables the host the old way.
-    if disables[0][0] == "error":
-        assert disables[0][1][:2] == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "host.disable"]
-        assert disables[1:] == [("ok", None)]
-    else:
-        assert disables == [("ok", None)]
+    disables = [(call["status"], call["args"][1:]) for call in run.calls if call["method"] == "host.disable"]
+    # xapi 25.31 has host.disable(host, auto_enable): one call, asking to stay disabled over reboots
+    assert disables == [("ok", [False])]
     assert host_record(newer_lab, "xs2")["enabled"] is False
     run = playbook(newer_lab, "xs_maintenance.yml", maintain(newer_lab, "xs2", state="active"))
     succeeded(run, newer_lab)
