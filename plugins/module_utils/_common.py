@@ -44,11 +44,12 @@ def is_live(records, host_ref):
     return bool(records.get("host_metrics", {}).get(host.get("metrics"), {}).get("live", False))
 
 
-def _int(value):
+def to_int(value, default=None):
+    """An int from a record field (XML-RPC may deliver numbers as strings); default when it is none."""
     try:
         return int(value)
     except (TypeError, ValueError):
-        return 0
+        return default
 
 
 def running_vms(records, host_ref):
@@ -58,20 +59,22 @@ def running_vms(records, host_ref):
 
 
 def memory_used(records, host_ref):
-    """The host's own overhead plus what its running VMs use (control domain included), in bytes.
+    """The host's own overhead plus what its running VMs use (control domain included), in bytes."""
+    return to_int(records["host"][host_ref].get("memory_overhead"), 0) + sum(
+        _vm_memory(vm) for vm in running_vms(records, host_ref))
 
-    memory_target is what the balloon driver aims at for a running VM; 0 when unknown.
-    """
-    return _int(records["host"][host_ref].get("memory_overhead")) + sum(
-        _int(vm.get("memory_overhead")) + (_int(vm.get("memory_target")) or _int(vm.get("memory_dynamic_max")))
-        for vm in running_vms(records, host_ref))
+
+def _vm_memory(vm):
+    # memory_target is what the balloon driver aims at for a running VM; 0 when unknown.
+    target = to_int(vm.get("memory_target"), 0) or to_int(vm.get("memory_dynamic_max"), 0)
+    return to_int(vm.get("memory_overhead"), 0) + target
 
 
 def memory_free(records, host_ref):
     """Host memory minus memory_used(). Computed from the records because host_metrics.memory_free no
     longer exists in XAPI, and asking each host would cost one call per host."""
     metrics = records.get("host_metrics", {}).get(records["host"][host_ref].get("metrics"), {})
-    return _int(metrics.get("memory_total")) - memory_used(records, host_ref)
+    return to_int(metrics.get("memory_total"), 0) - memory_used(records, host_ref)
 
 
 def agent_start_time(host):

@@ -26,7 +26,7 @@ every candidate before joining any, and each check is unit-tested on its own.
 
 from __future__ import annotations
 
-from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF, to_int
 
 # Documented limits (seed 003): 64 hosts at most; 16 when HA or GFS2 storage is in use.
 MAX_POOL_SIZE = 64
@@ -351,7 +351,7 @@ def check_sm_features(candidate, pool, options):
             continue
         theirs = mine[0].get("features") or {}
         lacking = [feature for feature, version in (sm.get("features") or {}).items()
-                   if _int(theirs.get(feature), -1) < _int(version, 0)]
+                   if to_int(theirs.get(feature), -1) < to_int(version, 0)]
         if lacking:
             problems.append("%s (lacks %s)" % (sm_type, _names(lacking)))
     if problems:
@@ -359,13 +359,6 @@ def check_sm_features(candidate, pool, options):
                       "the storage drivers of %s do not match the pool's: %s; install the same storage "
                       "drivers (updates, supplemental packs) as the pool hosts" % (candidate.name, "; ".join(problems)))
     return result("sm_features", True, "%s has the pool's storage drivers" % candidate.name)
-
-
-def _int(value, default):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 # --- pool state on both sides -------------------------------------------------------------------

@@ -7,10 +7,11 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Pool membership: what xs_pool_member and xs_pool share, and what roles need.
+"""Pool membership: what xs_pool_member and xs_pool share.
 
 - Reading one side of a join (records in bulk plus the host's clock): read_side().
-- Finding hosts by name, uuid or address: find_host(), same_address().
+- Finding hosts by uuid, name, host name or address: match_hosts() (every module's one way to look a
+  host up), find_host(), same_address().
 - After a join: the PBD state of the pool's shared SRs on the new host, with the likely cause of an
   unplugged one (shared_sr_report), and the pool SR settings that point at non-shared SRs
   (non_shared_pool_srs).

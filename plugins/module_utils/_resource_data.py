@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import convert_record
-from ansible_collections.xenserver.pools.plugins.module_utils._common import hosts_in_order, memory_used, the_pool
+from ansible_collections.xenserver.pools.plugins.module_utils._common import hosts_in_order, memory_used, the_pool, to_int
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import XapiError
 
 # The classes the report needs on top of those xs_pool_info reads (pool, host, host_metrics, network,
@@ -98,7 +98,7 @@ def _server(ref, records, pool):
         uuid=host["uuid"],
         pool_master=(ref == pool.get("master")),
         address=host.get("address", ""),
-        cpu_count=_int(host.get("cpu_info", {}).get("cpu_count")),
+        cpu_count=to_int(host.get("cpu_info", {}).get("cpu_count")),
         memory_total=memory_total,
         memory_used=min(used, memory_total) if memory_total else used,
         local_storage=sorted(
@@ -210,7 +210,7 @@ def _vm(vm, records):
     metrics = records["VM_metrics"].get(vm.get("metrics"), {})
     guest = records["VM_guest_metrics"].get(vm.get("guest_metrics"), {})
     vifs = sorted((records["VIF"][ref] for ref in vm.get("VIFs", []) if ref in records["VIF"]),
-                  key=lambda vif: _int(vif.get("device")) or 0)
+                  key=lambda vif: to_int(vif.get("device")) or 0)
     disks = []
     for vbd_ref in vm.get("VBDs", []):
         vbd = records["VBD"].get(vbd_ref, {})
@@ -218,7 +218,7 @@ def _vm(vm, records):
         if vbd.get("type", "Disk") == "Disk" and vdi is not None:
             disks.append(dict(name=vdi.get("name_label", ""), size=vdi.get("virtual_size", 0),
                               sr=_name(records, "SR", vdi.get("SR")), device=vbd.get("userdevice", "")))
-    disks.sort(key=lambda disk: (_int(disk["device"]) is None, _int(disk["device"]), disk["name"]))
+    disks.sort(key=lambda disk: (to_int(disk["device"]) is None, to_int(disk["device"]), disk["name"]))
     return dict(
         name=vm.get("name_label", ""),
         uuid=vm["uuid"],
@@ -249,7 +249,7 @@ def _guest_addresses(guest):
 
 def _device_order(key):
     """Sort key for guest network keys: "0/ip" < "0/ipv4/0" < "1/ip" < "10/ip"."""
-    return [(_int(part) is None, _int(part), part) for part in key.split("/")]
+    return [(to_int(part) is None, to_int(part), part) for part in key.split("/")]
 
 
 def _gpu(gpu, records):
@@ -260,13 +260,6 @@ def _gpu(gpu, records):
         server=_name(records, "host", gpu.get("host")),
         pci_bus_path=pci.get("pci_id", ""),
     )
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _iso(value):

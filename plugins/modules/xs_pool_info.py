@@ -494,6 +494,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._common import (
     public_power_on_config,
     running_vms,
     the_pool,
+    to_int,
 )
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import XenServerError
 from ansible_collections.xenserver.pools.plugins.module_utils._resource_data import (
@@ -551,8 +552,8 @@ def _host(ref, records, is_master):
         cpu=dict(
             vendor=cpu_info.get("vendor", ""),
             model=cpu_info.get("modelname", ""),
-            count=_int(cpu_info.get("cpu_count")),
-            sockets=_int(cpu_info.get("socket_count")),
+            count=to_int(cpu_info.get("cpu_count")),
+            sockets=to_int(cpu_info.get("socket_count")),
         ),
         memory_total=metrics.get("memory_total", 0),
         memory_free=max(0, memory_free(records, ref)),
@@ -657,13 +658,6 @@ def _vm_summary(records):
             per_host = summary["by_host"].setdefault(host.get("name_label", ""), {})
             per_host[state] = per_host.get(state, 0) + 1
     return summary
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def main():
