@@ -52,6 +52,11 @@ def to_int(value, default=None):
         return default
 
 
+def is_guest(vm):
+    """Whether a VM record is a guest: not a control domain, template or snapshot."""
+    return not (vm.get("is_control_domain") or vm.get("is_a_template") or vm.get("is_a_snapshot"))
+
+
 def running_vms(records, host_ref):
     """The VM records using memory on the host right now, the control domain included."""
     return [vm for vm in records.get("VM", {}).values()

@@ -26,7 +26,7 @@ every candidate before joining any, and each check is unit-tested on its own.
 
 from __future__ import annotations
 
-from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF, to_int
+from ansible_collections.xenserver.pools.plugins.module_utils._common import NULL_REF, is_guest, to_int
 
 # Documented limits (seed 003): 64 hosts at most; 16 when HA or GFS2 storage is in use.
 MAX_POOL_SIZE = 64
@@ -82,8 +82,7 @@ class Side(object):
 
     def user_vms(self):
         """VMs that are guests: not the control domain, not templates or snapshots."""
-        return dict((ref, vm) for ref, vm in self.all("VM").items()
-                    if not vm.get("is_control_domain") and not vm.get("is_a_template") and not vm.get("is_a_snapshot"))
+        return dict((ref, vm) for ref, vm in self.all("VM").items() if is_guest(vm))
 
 
 def result(name, passed, detail, blocking=True, overridable_by_force=False):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ansible_collections.xenserver.pools.plugins.module_utils._common import (
     RUNNING_POWER_STATES,
+    is_guest,
     is_live,
     master_ref,
     memory_free,
@@ -124,15 +125,11 @@ def vm_label(vm):
     return "%s (%s)" % (vm.get("name_label", ""), vm.get("uuid", ""))
 
 
-def is_movable_vm(vm):
-    return not (vm.get("is_control_domain") or vm.get("is_a_template") or vm.get("is_a_snapshot"))
-
-
 def resident_vms(records, host_ref):
     """Refs of the guest VMs running (or paused) on the host, by name."""
     vms = records["VM"]
     found = [ref for ref, vm in vms.items()
-             if vm.get("resident_on") == host_ref and is_movable_vm(vm) and vm.get("power_state") in RUNNING_POWER_STATES]
+             if vm.get("resident_on") == host_ref and is_guest(vm) and vm.get("power_state") in RUNNING_POWER_STATES]
     return sorted(found, key=lambda ref: vms[ref].get("name_label", ""))
 
 

@@ -32,6 +32,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils import _client
 from ansible_collections.xenserver.pools.plugins.module_utils._common import (
     NULL_REF,
     agent_start_time,
+    is_guest,
     is_live,
     master_ref,
     pool_summary,
@@ -311,7 +312,7 @@ def vms_on_host(records, host_ref):
     """Guests that live on the host: resident and not halted, or suspended with their affinity there."""
     found = []
     for ref, vm in records.get("VM", {}).items():
-        if vm.get("is_control_domain") or vm.get("is_a_template") or vm.get("is_a_snapshot"):
+        if not is_guest(vm):
             continue
         state = vm.get("power_state")
         if (vm.get("resident_on") == host_ref and state != "Halted") or (

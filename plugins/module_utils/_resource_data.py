@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.xenserver.pools.plugins.module_utils._client import convert_record
-from ansible_collections.xenserver.pools.plugins.module_utils._common import hosts_in_order, memory_used, the_pool, to_int
+from ansible_collections.xenserver.pools.plugins.module_utils._common import hosts_in_order, is_guest, memory_used, the_pool, to_int
 from ansible_collections.xenserver.pools.plugins.module_utils._errors import XapiError
 
 # The classes the report needs on top of those xs_pool_info reads (pool, host, host_metrics, network,
@@ -73,7 +73,7 @@ def resource_data(records):
         vdis=sorted((_vdi(vdi, records) for vdi in records["VDI"].values()),
                     key=lambda vdi: (vdi["sr"], vdi["name"], vdi["uuid"])),
         vms=_by_name(_vm(vm, records) for vm in records["VM"].values()
-                     if not (vm.get("is_a_template") or vm.get("is_a_snapshot") or vm.get("is_control_domain"))),
+                     if is_guest(vm)),
         gpus=_by_name(_gpu(gpu, records) for gpu in records["PGPU"].values() if gpu.get("host") in hosts),
     )
 

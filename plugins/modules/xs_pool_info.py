@@ -489,6 +489,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._client import (
 from ansible_collections.xenserver.pools.plugins.module_utils._common import (
     NULL_REF,
     hosts_in_order,
+    is_guest,
     memory_free,
     pool_summary,
     public_power_on_config,
@@ -648,7 +649,7 @@ def _vm_summary(records):
     hosts = records["host"]
     summary = dict(total=0, by_power_state={}, by_host={})
     for vm in records["VM"].values():
-        if vm.get("is_a_template") or vm.get("is_a_snapshot") or vm.get("is_control_domain"):
+        if not is_guest(vm):
             continue
         state = vm.get("power_state", "unknown")
         summary["total"] += 1

@@ -38,6 +38,11 @@ def test_pool_master_and_liveness():
     assert c.is_live(data, "H1") and not c.is_live(data, "H2") and not c.is_live(data, "H9")
 
 
+def test_is_guest():
+    assert c.is_guest({"is_control_domain": False}) and not c.is_guest({"is_a_template": True})
+    assert not c.is_guest({"is_control_domain": True}) and not c.is_guest({"is_a_snapshot": True})
+
+
 def test_memory_counts_running_and_paused_vms_and_the_control_domain():
     data = records()
     assert [vm.get("is_control_domain", False) for vm in c.running_vms(data, "H1")] == [True, False]
