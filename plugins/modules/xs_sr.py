@@ -766,7 +766,7 @@ def main():
     except Unattached as error:
         for warning in run.warnings:
             module.warn(warning)
-        module.fail_json(msg=str(error), changed=bool(run.done), actions=run.actions, sr=error.sr)
+        module.fail_json(msg=str(error), exception=error, changed=bool(run.done), actions=run.actions, sr=error.sr)
     except XenServerError as error:
         done = run.done if run else []
         module.fail_json(msg=str(error), exception=error, changed=bool(done), actions=done)
