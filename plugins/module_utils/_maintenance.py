@@ -95,10 +95,6 @@ class MaintenanceError(XenServerError):
 # --- plain functions over records -----------------------------------------------------------------
 
 
-def read_pool(client):
-    return client.get_all_records_of(CLASSES)
-
-
 def find_host(records, wanted):
     """The host ref for a uuid, name (name_label or hostname) or management address (match_hosts)."""
     text = (wanted or "").strip()
@@ -351,7 +347,7 @@ class Maintenance(object):
         self.report["actions"].append(text if not self.check_mode else "would " + text)
 
     def read(self):
-        return read_pool(self.client)
+        return self.client.get_all_records_of(CLASSES)
 
     def _host_call(self, method, host_ref, records, *args, **kwargs):
         action = "%s on host %s" % (method, host_name(records, host_ref))
