@@ -9,9 +9,10 @@
 
 """What every module reads out of the records it fetched in bulk ({class: {ref: record}}).
 
-The pool and its master, whether a host is live and how much memory its running VMs use, the pool
-as xs_pool_info returns it, power-on settings without secrets, and the other_config keys to remove
-and add to reach a wanted state. Plain functions; nothing here talks to XAPI.
+The pool and its master, the hosts in display order, whether a host is live, when its toolstack
+started and how much memory its running VMs use, which VMs are guests, the pool as xs_pool_info
+returns it, power-on settings without secrets, and the other_config keys to remove and add to reach
+a wanted state. Plain functions; nothing here talks to XAPI.
 """
 
 from __future__ import annotations
@@ -128,14 +129,14 @@ def pool_summary(records):
     )
 
 
-def is_secret_key(key):
-    """Whether a power_on_config key holds a password or names a XAPI secret."""
+def holds_secret(key):
+    """Whether a power_on_config key holds a password or names a XAPI secret (power_on_password_secret)."""
     return "password" in key.lower() or "secret" in key.lower()
 
 
 def public_power_on_config(config):
     """power_on_config without the keys that hold or name secrets."""
-    return dict((key, value) for key, value in (config or {}).items() if not is_secret_key(key))
+    return dict((key, value) for key, value in (config or {}).items() if not holds_secret(key))
 
 
 def other_config_changes(current, wanted, keys=None):

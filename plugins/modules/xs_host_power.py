@@ -208,7 +208,7 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
 from ansible_collections.xenserver.pools.plugins.module_utils._common import (
     agent_start_time,
     is_live,
-    is_secret_key,
+    holds_secret,
     master_ref,
     public_power_on_config,
     started_after,
@@ -291,7 +291,7 @@ def desired_power_config(params):
     """(mode, config without the secret key) from the module options; raises on bad input."""
     mode = canonical_mode(params["power_on_mode"])
     config = dict((str(key), _text(value)) for key, value in (params["power_on_config"] or {}).items())
-    secret_keys = sorted(key for key in config if is_secret_key(key))
+    secret_keys = sorted(key for key in config if holds_secret(key))
     if secret_keys:
         raise InvalidParameterError("power_on_config must not hold %s: give the password as power_on_password; it "
                                     "is stored as a XAPI secret." % ", ".join(secret_keys))
