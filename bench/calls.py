@@ -182,6 +182,7 @@ def _row(scenario, by_size):
     ok = same
     if scenario.module == "xs_pool_info" and scenario.run == "read":
         row["target"] += "; at most %d" % INFO_CALL_LIMIT
+        row["info_limit"] = INFO_CALL_LIMIT
         ok = ok and large["total"]["max"] <= INFO_CALL_LIMIT and small["total"]["max"] <= INFO_CALL_LIMIT
     row["growth"] = growth
     row["status"] = "pass" if ok else "miss"

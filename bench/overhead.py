@@ -64,7 +64,7 @@ def measure(workdir, repeats, log):
     workdir.mkdir(parents=True, exist_ok=True)
     playbook = _playbook(workdir / "overhead.yml")
     starts, module_tasks, controller_tasks, ends, direct = [], [], [], [], []
-    for _ in range(repeats):
+    for dummy in range(repeats):
         run = run_playbook(playbook, workdir)
         if run.returncode != 0:
             raise RuntimeError("the overhead playbook failed:\n%s" % run.tail())

@@ -69,7 +69,7 @@ def _count(figure):
 
 
 def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |")
     return lines
@@ -107,15 +107,21 @@ def _calls(section):
              "Median of %s runs; a range when the runs differed (the number of `event.from` calls of a wait depends "
              "on timing). The join runs start from a pool one host smaller, so that the joining host is the 4th or "
              "the 64th." % (" and ".join(str(s) for s in section.get("sizes", [])), section.get("repeats")), ""]
-    header = ["Module", "Run", "Calls, 4 hosts", "Calls, 64 hosts", "64 hosts: session / read / event / write",
-              "Target", "Result"]
+    header = ["Module", "Run", "Calls, 4 hosts (the limit)", "Calls, 64 hosts", "Ratio 64 / 4",
+              "64 hosts: session / read / event / write", "Target", "Result"]
     rows = []
     for row in section.get("rows", []):
         kinds = row.get("hosts_64", {}).get("by_kind", {})
         by_kind = " / ".join(_num(kinds.get(k)) for k in ("session", "read", "event", "write"))
         run = row["run"] + (" - %s" % row["note"] if row.get("note") else "")
+        small = row.get("hosts_4", {}).get("total", {}).get("median")
+        large = row.get("hosts_64", {}).get("total", {}).get("median")
+        ratio = _num(float(large) / small, 2) if small and large is not None else "-"
+        target = row.get("target", "")
+        if row.get("info_limit") and large is not None:
+            target += " (%s of %d: %s)" % (_num(large), row["info_limit"], _num(float(large) / row["info_limit"], 2))
         rows.append(["`%s`" % row["module"], run, _count(row.get("hosts_4", {}).get("total")),
-                     _count(row.get("hosts_64", {}).get("total")), by_kind, row.get("target", ""),
+                     _count(row.get("hosts_64", {}).get("total")), ratio, by_kind, target,
                      STATUS_WORDS.get(row.get("status"), row.get("status"))])
     lines += _table(header, rows)
     if section.get("missing_modules"):
@@ -135,11 +141,14 @@ def _latency(section):
              "per-task overhead (section 4) is not included. \"event.from answered\" is when the wait's call "
              "returned after the change (server side, from the call log): the rest is what the module does after "
              "it (its last reads, logout, exit)." % section.get("runs"), ""]
-    header = ["Case", "What", "Latency: median (min-max, n)", "Max", "event.from answered after", "time_scale",
+    header = ["Case", "What", "Latency: median (min-max, n)", "Max", "Ratio (median / %s s)"
+              % _num(section.get("target_median_seconds"), 1), "event.from answered after", "time_scale",
               "Target", "Result"]
     rows = []
     for row in section.get("rows", []):
+        median, limit = row["latency"].get("median"), section.get("target_median_seconds")
         rows.append([row["case"], row["what"], _spread(row["latency"]) + " s", _num(row["latency"].get("max")) + " s",
+                     _num(median / limit, 2) if median is not None and limit else "-",
                      _num(row["event_delivery"].get("median"), 4) + " s", row.get("time_scale"), row["target"],
                      STATUS_WORDS.get(row["status"], row["status"])])
     lines += _table(header, rows)
@@ -158,7 +167,9 @@ def _roles(section):
              "event round-trips) does not scale, so at time_scale 1 the run takes wall + C x (1 - s). "
              "**Ratio** = that / limit (the target's figure). **Without Ansible** subtracts Ansible's own time "
              "(section 4: its start and end, and each task's cost without XAPI, times the tasks that ran). "
-             "**At time_scale** is wall / (limit x s), dominated by Ansible at a small s.", ""]
+             "**At time_scale** is wall / (limit x s), dominated by Ansible at a small s. The part that does not "
+             "scale is mostly CPU time (Ansible, Python processes): it grows on a busier or slower machine, so read "
+             "the ratios with the load average above.", ""]
     header = ["Run", "Limit (realistic s)", "Simulated critical path C (s)", "Real-time estimate (s)",
               "Ratio: median (min-max, n)", "Without Ansible", "At time_scale", "Target", "Result"]
     rows = []

@@ -78,7 +78,7 @@ def _get_all_records(info, calls):
     try:
         url = urlsplit(host["url"])
         body = xmlrpc.client.dumps((session._session,), "VM.get_all_records").encode()
-        for _ in range(calls):
+        for dummy in range(calls):
             connection = http.client.HTTPSConnection(url.hostname, url.port, timeout=60, context=context)
             try:
                 before = time.monotonic()

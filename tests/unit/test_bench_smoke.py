@@ -53,7 +53,7 @@ def test_every_section_is_rendered_with_its_target_and_result():
                     "## 3. Roles against their physical limits", "## 4. Ansible's own overhead", "## 5. The simulator"):
         assert heading in text
     assert "**Every measured target met.**" in text
-    assert "| `xs_pool_info` | read | 12 | 12 | 2 / 10 / 0 / 0 | same count on 4 and 64 hosts; at most 15 | met |" in text
+    assert "| `xs_pool_info` | read | 12 | 12 | 1.00 | 2 / 10 / 0 / 0 | same count on 4 and 64 hosts; at most 15 | met |" in text
     assert "not measured: role missing" in text
     assert "`xs_x`" in text
 
