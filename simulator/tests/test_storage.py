@@ -446,3 +446,16 @@ def test_a_server_the_lab_starts_down_keeps_its_srs_plugged(start_lab):
     assert failure(x.SR.probe, master, NFS, "nfs", {}) == NO_NFS_SERVICE
     post_fault(lab, {"kind": "storage_up", "storage": "nas"})
     assert [e["UUID"] for e in xml_entries(x.SR.probe(master, NFS, "nfs", {}), "SR")] == [x.SR.get_uuid(sr)]
+
+
+def test_sr_and_vdi_names_are_set_by_their_explicit_messages(x):
+    sr = next(r for r, s in x.SR.get_all_records().items() if s["name_label"] == "Local storage")
+    x.SR.set_name_label(sr, "renamed")
+    x.SR.set_name_description(sr, "for scratch")
+    assert (x.SR.get_name_label(sr), x.SR.get_name_description(sr)) == ("renamed", "for scratch")
+    vdi = x.VDI.create({"SR": sr, "name_label": "d", "name_description": "", "virtual_size": str(1 << 30),
+                        "type": "user", "sharable": False, "read_only": False, "other_config": {}})
+    x.VDI.set_name_label(vdi, "data disk")
+    x.VDI.set_name_description(vdi, "logs")
+    assert (x.VDI.get_name_label(vdi), x.VDI.get_name_description(vdi)) == ("data disk", "logs")
+    assert failure(x.SR.set_name_label, "OpaqueRef:nope", "x") == ["HANDLE_INVALID", "SR", "OpaqueRef:nope"]

@@ -409,3 +409,29 @@ async def vdi_destroy(call, self):
             if vm["suspend_VDI"] == self:
                 db.set("VM", ref, suspend_VDI=NULL_REF)
         storage.update_sizes(world, db, sr)
+
+
+# SR and VDI names are set through explicit messages (xapi also renames the SM's copy); SR's
+# take the parameter `sr`, VDI's `self`, as the datamodel names them.
+@api("SR.set_name_label", "SR ref sr, string value", has_async=True)
+async def sr_set_name_label(call, sr, value):
+    call.db.get("SR", sr)
+    call.db.set("SR", sr, name_label=value)
+
+
+@api("SR.set_name_description", "SR ref sr, string value", has_async=True)
+async def sr_set_name_description(call, sr, value):
+    call.db.get("SR", sr)
+    call.db.set("SR", sr, name_description=value)
+
+
+@api("VDI.set_name_label", "VDI ref self, string value", has_async=True)
+async def vdi_set_name_label(call, self, value):
+    call.db.get("VDI", self)
+    call.db.set("VDI", self, name_label=value)
+
+
+@api("VDI.set_name_description", "VDI ref self, string value", has_async=True)
+async def vdi_set_name_description(call, self, value):
+    call.db.get("VDI", self)
+    call.db.set("VDI", self, name_description=value)
