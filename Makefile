@@ -120,5 +120,22 @@ BENCH_ARGS ?=
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# make rehearse: run a playbook on a twin of a pool (a lab file written by `xapisim capture`) and
+# print what it did, what was refused and the estimated maintenance window (README: "Rehearse
+# before you touch production"). TWIN= the twin, PLAYBOOK= the playbook, EXTRA= its extra vars
+# ('k=v k2=v2', JSON or @file.yml), SCALE= the twin's time_scale meanwhile (smaller is faster; the
+# estimate is in real-world seconds whatever it is), REHEARSAL_DIR= where the playbook runs and
+# rehearsal.json is written. Exits non-zero when the playbook fails.
+TWIN ?=
+PLAYBOOK ?= playbooks/rolling_maintenance.yml
+EXTRA ?=
+SCALE ?= 0.01
+REHEARSAL_DIR ?= build/rehearsal
+.PHONY: rehearse
+rehearse: export REHEARSE_EXTRA = $(EXTRA)
+rehearse: setup
+	@test -n "$(TWIN)" || { echo "make rehearse: give the twin, e.g. make rehearse TWIN=twin.yml (see the README)" >&2; exit 2; }
+	$(BIN)/python tools/rehearse.py --scale "$(SCALE)" --workdir "$(REHEARSAL_DIR)" --extra "$$REHEARSE_EXTRA" "$(TWIN)" "$(PLAYBOOK)"
+
 clean:
 	rm -rf build collections .ansible .pytest_cache
