@@ -398,10 +398,10 @@ def report_lines(report):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("twin", help="the twin: a lab file written by `xapisim capture`")
     parser.add_argument("playbook", help="the playbook to rehearse, e.g. playbooks/rolling_maintenance.yml")
-    parser.add_argument("--extra", action="append", default=[],
+    parser.add_argument("--extra", action="append", default=[], metavar="VARS",
                         help="extra vars for ansible-playbook -e: 'k=v k2=v2', JSON or @file.yml (repeatable)")
     parser.add_argument("--scale", type=float, default=DEFAULT_SCALE,
                         help="the twin's time_scale during the rehearsal (default %(default)s); the estimate "
