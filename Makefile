@@ -2,6 +2,7 @@
 #   make demo   on the three-standalone simulated lab: build a pool, rolling maintenance, pool report
 #   make test   every check CI runs, in order, stopping at the first failure
 # Sub-targets: setup unit simulator-tests integration molecule sanity lint ee-context
+# Not part of make test: bench (figures against their limits), rehearse TWIN=... PLAYBOOK=... EXTRA=...
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
