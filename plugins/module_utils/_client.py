@@ -588,25 +588,43 @@ class XapiClient(object):
         On timeout the task is cancelled. A failed or cancelled task raises TaskFailedError carrying
         the task's error_info. The task is destroyed in every case.
         """
+        outcome = self.wait_for_tasks({task: what}, what, timeout=timeout)[task]
+        if isinstance(outcome, TaskFailedError):
+            raise outcome
+        return outcome
+
+    def wait_for_tasks(self, tasks, what, timeout=None):
+        """Wait for several tasks started by start_task() at once (one event.from subscription for all).
+
+        tasks: {task ref: what it does, for its error message}; what: for the timeout message.
+        Returns {task ref: decoded result, or the TaskFailedError of a failed or cancelled task}.
+        On timeout the unfinished tasks are cancelled. Every task is destroyed in every case.
+        """
         def finished(state):
-            record = state.get("task", {}).get(task)
-            return record is not None and record.get("status") not in ("pending", "cancelling")
+            records = state.get("task", {})
+            return all(records.get(task) is not None and records[task].get("status") not in ("pending", "cancelling")
+                       for task in tasks)
 
         try:
             try:
-                state = self.wait_for(["task/%s" % task], finished, what, timeout=timeout)
+                state = self.wait_for(["task/%s" % task for task in tasks], finished, what, timeout=timeout)
             except RequestTimeoutError:
-                self._cancel_task(task)
+                for task in tasks:
+                    self._cancel_task(task)
                 raise
-            record = state["task"][task]
-            if record["status"] == "success":
-                return decode_task_result(record.get("result", ""))
-            error_info = list(record.get("error_info") or [])
-            if record["status"] == "cancelled" and not error_info:
-                error_info = ["TASK_CANCELLED", task]
-            raise TaskFailedError(describe_failure(error_info, what[:1].upper() + what[1:]), error_info)
+            return dict((task, self._task_outcome(task, state["task"][task], tasks[task])) for task in tasks)
         finally:
-            self._destroy_task(task, self._session)
+            for task in tasks:
+                self._destroy_task(task, self._session)
+
+    @staticmethod
+    def _task_outcome(task, record, what):
+        if record["status"] == "success":
+            return decode_task_result(record.get("result", ""))
+        error_info = list(record.get("error_info") or [])
+        if record["status"] == "cancelled" and not error_info:
+            error_info = ["TASK_CANCELLED", task]
+        return TaskFailedError(describe_failure(error_info, what[:1].upper() + what[1:]), error_info)
 
     def run_task(self, method, *args, **kwargs):
         """start_task + wait_for_task. kwargs: what (required), timeout."""

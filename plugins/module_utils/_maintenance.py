@@ -616,7 +616,12 @@ class Maintenance(object):
         return self.report
 
     def _restore(self, records, host_ref):
-        """Bring each recorded VM back; returns the plan items that failed (also put in the report)."""
+        """Bring the recorded VMs back, all at once; returns the plan items that failed (also put in the report).
+
+        Every migration / start / resume task is started first, then all are waited for together: the host
+        takes them in parallel as an evacuation does. XAPI checks the host's free memory for each one, so a
+        VM that no longer fits is refused on its own and reported; the others still come back.
+        """
         name = host_name(records, host_ref)
         failed = []
         # action -> (method, arguments after vm and host, what we do, what we wait for, result action)
@@ -625,6 +630,7 @@ class Maintenance(object):
                      "migrated"),
             start=("VM.start_on", (False, False), "start VM %s on %s", "starting VM %s on %s", "started"),
             resume=("VM.resume_on", (False, False), "resume VM %s on %s", "resuming VM %s on %s", "resumed"))
+        started = []  # (task, item, what, done, source), in plan order
         for item in restore_plan(records, host_ref):
             label = "%s (%s)" % (item["name"], item["uuid"])
             if item["action"] == "none":
@@ -638,14 +644,28 @@ class Maintenance(object):
             if self.check_mode:
                 continue
             try:
-                self.client.run_task(method, item["ref"], host_ref, *extra, what=what % (label, name))
+                task = self.client.start_task(method, item["ref"], host_ref, *extra)
             except XapiError as error:
-                blocker = blocker_from_error(records, error)
-                self._not_restored(item, blocker["reason"] if blocker else str(error), failed)
+                self._not_restored_by(records, item, error, failed)
+                continue
+            started.append((task, item, what % (label, name), done, source))
+        if not started:
+            return failed
+        outcomes = self.client.wait_for_tasks(
+            dict((task, what) for task, _item, what, _done, _source in started),
+            "%d VM%s to come back to host %s" % (len(started), "" if len(started) == 1 else "s", name))
+        for task, item, _what, done, source in started:
+            outcome = outcomes[task]
+            if isinstance(outcome, XapiError):
+                self._not_restored_by(records, item, outcome, failed)
                 continue
             self.report["vms"].append(dict(name=item["name"], uuid=item["uuid"], action=done, source=source,
                                            destination=name))
         return failed
+
+    def _not_restored_by(self, records, item, error, failed):
+        blocker = blocker_from_error(records, error)
+        self._not_restored(item, blocker["reason"] if blocker else str(error), failed)
 
     def _not_restored(self, item, reason, failed):
         entry = dict(name=item["name"], uuid=item["uuid"], recorded=item["recorded"], reason=reason)

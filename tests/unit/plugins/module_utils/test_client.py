@@ -523,6 +523,29 @@ def test_task_result_is_returned_and_the_task_destroyed(xapi):
     assert subscriptions == [["task/OpaqueRef:task1"]] * 2
 
 
+def test_several_tasks_are_waited_for_together_each_with_its_outcome(xapi):
+    endpoint = xapi.add_endpoint(MASTER)
+    tasks = iter(["OpaqueRef:task1", "OpaqueRef:task2"])
+    endpoint.handlers["Async.VM.pool_migrate"] = lambda vm, host, options: next(tasks)
+    endpoint.handlers["task.destroy"] = lambda task: ""
+    pending = {"status": "pending", "result": "", "error_info": []}
+    endpoint.handlers["event.from"], received = scripted_events(xapi, [
+        [event("add", "task", "OpaqueRef:task1", pending), event("add", "task", "OpaqueRef:task2", pending)],
+        [event("mod", "task", "OpaqueRef:task1", {"status": "success", "result": "", "error_info": []})],
+        [event("mod", "task", "OpaqueRef:task2", {"status": "failure", "result": "",
+                                                   "error_info": ["HOST_NOT_ENOUGH_FREE_MEMORY", "OpaqueRef:vm2"]})],
+    ])
+    with make_client() as client:
+        first = client.start_task("VM.pool_migrate", "OpaqueRef:vm1", "OpaqueRef:h1", {"live": "true"})
+        second = client.start_task("VM.pool_migrate", "OpaqueRef:vm2", "OpaqueRef:h1", {"live": "true"})
+        outcomes = client.wait_for_tasks({first: "migrating VM vm1", second: "migrating VM vm2"}, "2 VMs")
+    assert outcomes[first] is None
+    assert isinstance(outcomes[second], TaskFailedError) and outcomes[second].code == "HOST_NOT_ENOUGH_FREE_MEMORY"
+    assert str(outcomes[second]).startswith("Migrating VM vm2 failed")
+    assert [classes for classes, _token, _timeout in received] == [["task/OpaqueRef:task1", "task/OpaqueRef:task2"]] * 3
+    assert xapi.methods().count("task.destroy") == 2
+
+
 def test_failed_task_raises_with_its_error_info_and_is_destroyed(xapi):
     task_pool(xapi, {"status": "failure", "result": "",
                      "error_info": ["HOST_NOT_ENOUGH_FREE_MEMORY", "OpaqueRef:vm1"]})

@@ -142,6 +142,19 @@ def test_leave_check_mode_writes_nothing(pool, run_module, xapi):
     assert "would enable host xs2" in result["actions"]
 
 
+def test_leave_starts_every_migration_before_waiting(pool, run_module, xapi):
+    run_module(xs_maintenance.main, args())
+    del xapi.calls[:]
+    status, result = run_module(xs_maintenance.main, args(state="active"))
+    assert status == "exit", result
+    calls = [(method, call_args) for _url, method, call_args in xapi.calls]
+    migrations = [index for index, (method, _args) in enumerate(calls) if method == "Async.VM.pool_migrate"]
+    waits = [call_args[0] for method, call_args in calls[migrations[0]:] if method == "event.from"]
+    assert len(migrations) == 2 and migrations[1] == migrations[0] + 1  # the second starts before any wait
+    assert all(len(subscriptions) == 2 for subscriptions in waits)  # one wait for both tasks
+    assert sorted(vm["name"] for vm in result["vms"]) == ["db-2", "web-2"]
+
+
 def test_a_vm_that_cannot_come_back_is_reported_not_fatal(pool, run_module):
     run_module(xs_maintenance.main, args())
     pool.fail["VM.pool_migrate"] = ["HOST_NOT_ENOUGH_FREE_MEMORY", "OpaqueRef:vm-db-2"]
