@@ -196,6 +196,19 @@ hosts:
         uuid:
           description: Update UUID.
           type: str
+    updates_requiring_reboot:
+      description:
+        - Names of the updates applied to the host that take effect only after it reboots (the host's
+          C(updates_requiring_reboot)), sorted; empty when none is pending.
+        - The C(rolling_maintenance) role reboots these hosts without being asked.
+      type: list
+      elements: str
+    agent_start_time:
+      description:
+        - When the toolstack (xapi) of the host last started, in seconds since the epoch (C(other_config.agent_start_time));
+          null when the host does not say.
+        - It changes when the host reboots or its toolstack restarts.
+      type: float
     edition:
       description: Licensed edition.
       type: str
@@ -549,6 +562,10 @@ def _host(ref, records, is_master):
         updates=sorted(
             (_update(records["pool_update"].get(update_ref)) for update_ref in host.get("updates", [])),
             key=lambda update: update["name"]),
+        updates_requiring_reboot=sorted(
+            _update(records["pool_update"].get(update_ref))["name"] or update_ref
+            for update_ref in host.get("updates_requiring_reboot", [])),
+        agent_start_time=to_float(other_config.get("agent_start_time")),
         edition=host.get("edition", ""),
         cpu=dict(
             vendor=cpu_info.get("vendor", ""),
@@ -569,6 +586,14 @@ def _host(ref, records, is_master):
                       if records["PIF"].get(bond.get("master"), {}).get("host") == ref),
                      key=lambda bond: bond["device"]),
     )
+
+
+def to_float(text):
+    """A number XAPI keeps as a string ("1764312345.123"), or None when it is missing or not a number."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _update(update):

@@ -46,6 +46,10 @@ def test_pool_content(pool_lab, playbook):
     # 64 GiB - 4 GiB dom0 - 12 GiB of running VMs (see the lab file), less XAPI's memory overheads
     gib = 1024 ** 3
     assert 40 * gib < xs1["memory_free"] <= 48 * gib
+    # the toolstack's start time (OCaml float text in other_config) as a number; no update pending a reboot
+    assert all(isinstance(entry["agent_start_time"], float) and entry["agent_start_time"] > 0
+               for entry in result["hosts"])
+    assert [entry["updates_requiring_reboot"] for entry in result["hosts"]] == [[]] * 4
 
 
 def test_call_count_does_not_grow_with_the_pool(standalone_lab, pool_lab, big_lab, playbook):

@@ -18,6 +18,7 @@ from xapisim import Lab
 from lab_helpers import arm_fault, clear_faults
 from role_helpers import (
     agent_start_times,
+    host_name_of,
     hosts_by_name,
     lab_dict,
     pool_objects,
@@ -133,6 +134,25 @@ def test_same_run_again_changes_nothing_and_check_mode_writes_nothing(tmp_path):
         assert "changed=0" in again.output.split("PLAY RECAP")[-1]
         assert "already complete" in read_json(tmp_path / "again-report.json")["message"]
         assert_clean(again)
+
+
+def test_a_host_with_updates_requiring_reboot_is_rebooted_without_being_asked(tmp_path):
+    lab_spec = pool_of_four()
+    xs2 = next(host for host in lab_spec["hosts"] if host["name"] == "xs2")
+    xs2["updates"] = list(xs2.get("updates", [])) + ["XS84ECU1001"]
+    xs2["updates_requiring_reboot"] = ["XS84ECU1001"]
+    with start(tmp_path, lab_spec) as lab:
+        before = pool_objects(lab)
+        run = maintain(lab, tmp_path)
+        assert run.rc == 0, run.output
+        after = pool_objects(lab)
+        # Only xs2 rebooted (xs1's toolstack restarted when the master role went and came back).
+        assert [host_name_of(before, ref) for ref in reboots(run)] == ["xs2"]
+        assert agent_start_times(after)["xs2"] > agent_start_times(before)["xs2"]
+        report = dict((entry["host"], entry) for entry in read_json(tmp_path / "run-report.json")["hosts"])
+        assert report["xs2"]["reboot_reason"] == "updates applied need it (XS84ECU1001)"
+        assert not report["xs1"]["rebooted"] and report["xs2"]["rebooted"]
+        assert vm_placement(after) == vm_placement(before)
 
 
 def test_a_second_concurrent_run_is_refused(tmp_path):

@@ -47,12 +47,14 @@ def pool_records(host_count):
             "enabled": number != 3, "metrics": metrics, "memory_overhead": str(GIB // 4),
             "software_version": {"product_brand": "XenServer", "product_version": "8.4.0", "build_number": "77"},
             "updates": ["OpaqueRef:upd1"] if number == 1 else [], "edition": "xenserver-premium",
+            "updates_requiring_reboot": ["OpaqueRef:upd1"] if number == 1 else [],
             "cpu_info": {"vendor": "GenuineIntel", "modelname": "Xeon Gold", "cpu_count": "16", "socket_count": "2"},
             "power_on_mode": "IPMI" if number == 2 else "",
             "power_on_config": ({"power_on_ip": "10.0.0.2", "power_on_user": "admin",
                                  "power_on_password_secret": "secret-uuid"} if number == 2 else {}),
             "other_config": ({"MAINTENANCE_MODE": "true", "MAINTENANCE_MODE_EVACUATED_VMS_MIGRATED": "vm-a",
-                              "agent_start_time": "1"} if number == 3 else {"agent_start_time": "1"}),
+                              "agent_start_time": "1"} if number == 3
+                             else {"agent_start_time": "1795240087."} if number == 1 else {}),
         }
         records["host_metrics"][metrics] = {"uuid": "m%d" % number, "memory_total": str(64 * GIB),
                                             "live": number != 3}
@@ -132,6 +134,9 @@ def test_pool_facts(xapi, run_module):
     xs1, xs2, xs3 = result["hosts"]
     assert (xs1["is_master"], xs2["is_master"]) == (True, False)
     assert xs1["updates"] == [{"name": "XS84E001", "version": "1.0", "uuid": "upd1-uuid"}]
+    assert (xs1["updates_requiring_reboot"], xs2["updates_requiring_reboot"]) == (["XS84E001"], [])
+    # OCaml prints whole floats with a trailing dot; a host that does not say gives null
+    assert (xs1["agent_start_time"], xs2["agent_start_time"], xs3["agent_start_time"]) == (1795240087.0, None, 1.0)
     assert xs1["cpu"] == {"vendor": "GenuineIntel", "model": "Xeon Gold", "count": 16, "sockets": 2}
     assert (xs1["product_brand"], xs1["product_version"], xs1["build_number"]) == ("XenServer", "8.4.0", "77")
     assert xs1["memory_total"] == 64 * GIB
@@ -215,6 +220,7 @@ def test_host_without_pool_update_class(xapi, run_module):
     del endpoint.records["pool_update"]
     outcome, result = run_module(xs_pool_info.main, ARGS)
     assert outcome == "exit" and result["hosts"][0]["updates"] == [{"name": "", "version": "", "uuid": ""}]
+    assert result["hosts"][0]["updates_requiring_reboot"] == ["OpaqueRef:upd1"]
 
 
 def test_credentials_from_the_environment(xapi, run_module, monkeypatch):
