@@ -103,7 +103,9 @@ options:
     type: bool
     default: false
   other_config:
-    description: Keys to set in the pool's C(other_config); merged unless O(purge_other_config=true).
+    description:
+      - Keys to set in the pool's C(other_config); merged unless O(purge_other_config=true).
+      - A key with a null value is removed.
     type: dict
   purge_other_config:
     description:
@@ -361,8 +363,13 @@ class Plan(object):
 
 
 def _other_config_target(current, wanted, purge):
+    """The other_config wanted: a null value removes its key (as in xs_host)."""
     target = {} if purge else dict(current)
-    target.update(dict((str(key), str(value)) for key, value in (wanted or {}).items()))
+    for key, value in (wanted or {}).items():
+        if value is None:
+            target.pop(str(key), None)
+        else:
+            target[str(key)] = str(value)
     return target
 
 

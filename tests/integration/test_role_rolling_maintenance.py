@@ -102,7 +102,7 @@ def test_rolling_reboot_keeps_vms_ha_and_auto_poweron(tmp_path):
         assert pool_after["ha_statefiles"]
         assert pool_after["other_config"]["auto_poweron"] == "true"
         assert pool_after["master"] == pool_before["master"]
-        assert pool_after["other_config"][LOCK_KEY] == ""
+        assert pool_after["other_config"].get(LOCK_KEY) is None
         assert progress(after)["state"] == "complete"
         # HA and auto power-on were off while the hosts rebooted.
         disable_ha = [call["seq"] for call in run.calls if call["method"] in ("pool.disable_ha", "Async.pool.disable_ha")]
@@ -199,7 +199,7 @@ def test_operator_tasks_that_fail_stop_the_run_and_restore_the_host(tmp_path):
         assert all(host["enabled"] for host in hosts.values())
         assert "MAINTENANCE_MODE" not in hosts["xs2"]["other_config"]
         assert vm_placement(after) == vm_placement(before)
-        assert the_pool(after)["other_config"][LOCK_KEY] == ""
+        assert the_pool(after)["other_config"].get(LOCK_KEY) is None
         state = progress(after)
         assert state["state"] == "failed"
         assert [hosts_by_name(after)[name]["uuid"] for name in ("xs1",)] == state["done"]
@@ -230,7 +230,7 @@ def test_a_host_that_never_comes_back_stops_the_run_and_a_new_run_resumes(tmp_pa
                        for vm in middle["VM"].values())
         # Lock released, auto power-on back; HA cannot be enabled while xs3 is down: the report says so.
         pool = the_pool(middle)
-        assert pool["other_config"][LOCK_KEY] == ""
+        assert pool["other_config"].get(LOCK_KEY) is None
         assert pool["other_config"]["auto_poweron"] == "true"
         report = read_json(tmp_path / "run-report.json")
         assert report["result"] == "failed"
@@ -256,7 +256,7 @@ def test_a_host_that_never_comes_back_stops_the_run_and_a_new_run_resumes(tmp_pa
         assert vm_placement(after) == vm_placement(before)
         pool = the_pool(after)
         assert pool["ha_enabled"] and pool["other_config"]["auto_poweron"] == "true"
-        assert pool["other_config"][LOCK_KEY] == "" and progress(after)["state"] == "complete"
+        assert pool["other_config"].get(LOCK_KEY) is None and progress(after)["state"] == "complete"
         report = read_json(tmp_path / "resumed-report.json")
         assert report["result"] == "completed" and report["resumed"] is True
         assert [(entry["host"], entry["result"]) for entry in report["hosts"]] == [

@@ -133,6 +133,18 @@ def test_tags_and_other_config_merge_or_purge(pool1, run_module):
     assert not result["changed"]
 
 
+def test_other_config_null_value_removes_the_key(pool1, run_module, xapi):
+    pool1.pool.update(other_config={"lock": "{}", "keep": "1"})
+    status, result = run_module(xs_pool.main, args(other_config={"lock": None}, _ansible_check_mode=True))
+    assert status == "exit" and result["changed"] and writes(pool1.xapi) == []
+    status, result = run_module(xs_pool.main, args(other_config={"lock": None, "absent": None}))
+    assert status == "exit" and result["changed"], result
+    assert pool1.pool["other_config"] == {"keep": "1"}
+    assert writes(pool1.xapi) == ["pool.remove_from_other_config"]
+    status, result = run_module(xs_pool.main, args(other_config={"lock": None, "absent": None}))
+    assert status == "exit" and not result["changed"]
+
+
 def test_tls_verification_is_one_way(pool1, run_module):
     pool1.pool["tls_verification_enabled"] = False
     status, result = run_module(xs_pool.main, args(tls_verification=True))
