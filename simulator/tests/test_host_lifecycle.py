@@ -383,3 +383,22 @@ def test_messages(pool):
     x.message.destroy(ref)
     x.message.destroy(mine)
     assert failure(x.message.get_record, ref) == ["HANDLE_INVALID", "message", ref]
+
+
+def test_a_reboot_clears_the_updates_that_required_it_a_toolstack_restart_does_not(start_lab):
+    lab_dict = {**LAB, "hosts": [*LAB["hosts"][:3],
+                                 host(4, updates=["XS84E001"], updates_requiring_reboot=["XS84E001"])]}
+    lab = start_lab(lab_dict)
+    x = xapi_session(lab).xenapi
+    h4 = named(x, "host", "h4")
+    assert [x.pool_update.get_name_label(u) for u in x.host.get_updates_requiring_reboot(h4)] == ["XS84E001"]
+    started = agent_start(x, h4)
+    x.host.restart_agent(h4)
+    wait_until(lambda: agent_start(x, h4) > started and x.host.get_enabled(h4))
+    assert len(x.host.get_updates_requiring_reboot(h4)) == 1
+    started = agent_start(x, h4)
+    x.host.disable(h4)
+    x.host.reboot(h4)
+    wait_until(lambda: agent_start(x, h4) > started and x.host.get_enabled(h4))
+    assert x.host.get_updates_requiring_reboot(h4) == []
+    assert len(x.host.get_updates(h4)) == 1   # still applied

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import uuid
 
 from .db import Database, new_ref
 from .model import NULL_REF, DateTime
@@ -125,7 +126,7 @@ def build_standalone(world: World, machine: Machine, with_vms: bool = True) -> N
     updates = [db.create("pool_update", name_label=u, name_description=u, version="1.0", installation_size=1 << 20,
                          after_apply_guidance=["restartHost"] if u in spec["updates_requiring_reboot"] else [],
                          enforce_homogeneity=True, hosts=[host],
-                         uuid=str(_stable_uuid("update/" + u)))
+                         uuid=_stable_uuid("update/" + u))
                for u in spec["updates"]]
     db.set("host", host, updates=updates,
            updates_requiring_reboot=[r for r in updates if db.get("pool_update", r)["name_label"] in spec["updates_requiring_reboot"]])
@@ -151,7 +152,6 @@ def build_standalone(world: World, machine: Machine, with_vms: bool = True) -> N
 
 
 def _stable_uuid(text: str) -> str:
-    import uuid
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "xapisim:" + text))
 
 
@@ -177,7 +177,7 @@ def _build_network(db: Database, host: str, spec: dict) -> None:
             other_config={"management_purpose": nic["purpose"]} if nic["purpose"] else {},
             primary_address_type="IPv4",
             metrics=db.create("PIF_metrics", carrier=True, speed=nic["speed"], duplex=True),
-            properties={"gro": "on"}, capabilities=["fcoe"] if False else [])
+            properties={"gro": "on"})
         if vlan_mgmt and nic["management"]:
             tag = spec["management_vlan"]
             vnet = network_for_bridge(db, f"xapi{tag}", f"VLAN {tag}")

@@ -728,6 +728,8 @@ async def start_host(world: World, machine: Machine, *, system_boot: bool = True
     if machine.is_master:
         forget_sessions(world, db)
     db.set("host", host, current_operations={})
+    if system_boot:   # the updates that needed a reboot have had it
+        db.set("host", host, updates_requiring_reboot=[])
     if machine.is_master:
         db.set("host", host, enabled=False)
         membership.agent_started(world, machine)
