@@ -413,25 +413,13 @@ async def vdi_destroy(call, self):
 
 # SR and VDI names are set through explicit messages (xapi also renames the SM's copy); SR's
 # take the parameter `sr`, VDI's `self`, as the datamodel names them.
-@api("SR.set_name_label", "SR ref sr, string value", has_async=True)
-async def sr_set_name_label(call, sr, value):
-    call.db.get("SR", sr)
-    call.db.set("SR", sr, name_label=value)
+def _name_setter(cls: str, field: str):
+    async def set_name(call, ref, value):
+        call.db.get(cls, ref)
+        call.db.set(cls, ref, **{field: value})
+    return set_name
 
 
-@api("SR.set_name_description", "SR ref sr, string value", has_async=True)
-async def sr_set_name_description(call, sr, value):
-    call.db.get("SR", sr)
-    call.db.set("SR", sr, name_description=value)
-
-
-@api("VDI.set_name_label", "VDI ref self, string value", has_async=True)
-async def vdi_set_name_label(call, self, value):
-    call.db.get("VDI", self)
-    call.db.set("VDI", self, name_label=value)
-
-
-@api("VDI.set_name_description", "VDI ref self, string value", has_async=True)
-async def vdi_set_name_description(call, self, value):
-    call.db.get("VDI", self)
-    call.db.set("VDI", self, name_description=value)
+for _cls, _param in (("SR", "sr"), ("VDI", "self")):
+    for _field in ("name_label", "name_description"):
+        api(f"{_cls}.set_{_field}", f"{_cls} ref {_param}, string value", has_async=True)(_name_setter(_cls, _field))
