@@ -62,7 +62,8 @@ def _environment():
 def rolling_lower_bound(twin):
     """What a rolling maintenance with reboots must take on this twin, from its timings: for each host
     its evacuation (its running VMs migrate in batches; a batch takes as long as its biggest VM), its
-    reboot (shutdown delay, reboot, storage plugged again) and its VMs migrated back one by one."""
+    reboot (shutdown delay, reboot, storage plugged again) and its VMs migrated back (all at once:
+    as long as the biggest)."""
     timings = twin["timings"]
     total = 0.0
     for host in twin["hosts"]:
@@ -70,7 +71,7 @@ def rolling_lower_bound(twin):
         batches = [memory[i:i + XAPI_EVACUATION_BATCH] for i in range(0, len(memory), XAPI_EVACUATION_BATCH)]
         evacuation = sum(batch[0] for batch in batches) * timings["migrate_per_gib"]
         reboot = timings["shutdown_delay"] + timings["reboot"] + timings["pbd_plug"]
-        back = sum(memory) * timings["migrate_per_gib"]
+        back = (memory[0] if memory else 0) * timings["migrate_per_gib"]
         total += evacuation + reboot + back
     return total
 
