@@ -532,8 +532,8 @@ def test_several_tasks_are_waited_for_together_each_with_its_outcome(xapi):
     endpoint.handlers["event.from"], received = scripted_events(xapi, [
         [event("add", "task", "OpaqueRef:task1", pending), event("add", "task", "OpaqueRef:task2", pending)],
         [event("mod", "task", "OpaqueRef:task1", {"status": "success", "result": "", "error_info": []})],
-        [event("mod", "task", "OpaqueRef:task2", {"status": "failure", "result": "",
-                                                   "error_info": ["HOST_NOT_ENOUGH_FREE_MEMORY", "OpaqueRef:vm2"]})],
+        [event("mod", "task", "OpaqueRef:task2",
+               {"status": "failure", "result": "", "error_info": ["HOST_NOT_ENOUGH_FREE_MEMORY", "OpaqueRef:vm2"]})],
     ])
     with make_client() as client:
         first = client.start_task("VM.pool_migrate", "OpaqueRef:vm1", "OpaqueRef:h1", {"live": "true"})
