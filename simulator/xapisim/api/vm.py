@@ -7,6 +7,8 @@ xapi_vm_helpers.ml (assert_can_boot_here, choose_host_for_vm).
 """
 from __future__ import annotations
 
+import inspect
+
 from .. import lifecycle
 from ..dispatch import api
 from ..errors import XapiError
@@ -44,67 +46,32 @@ async def start_on(call, vm, host, start_paused, force):
         await lifecycle.start_vm(world, db, vm, host, start_paused)
 
 
-@api("VM.clean_shutdown", "VM ref vm")
-async def clean_shutdown(call, vm):
-    world, db = call.world, call.db
-    db.get("VM", vm)
-    async with lifecycle.vm_operation(world, db, vm, "clean_shutdown", call):
-        forward_to_resident(call, vm)
-        await lifecycle.shutdown_vm(world, db, vm, clean=True)
+# The operations on a running VM that xapi forwards to the host it runs on: name -> what it does.
+_ON_RESIDENT = {
+    "clean_shutdown": lambda world, db, vm: lifecycle.shutdown_vm(world, db, vm, clean=True),
+    "hard_shutdown": lambda world, db, vm: lifecycle.shutdown_vm(world, db, vm, clean=False),
+    "clean_reboot": lambda world, db, vm: lifecycle.reboot_vm(world, db, vm, clean=True),
+    "hard_reboot": lambda world, db, vm: lifecycle.reboot_vm(world, db, vm, clean=False),
+    "pause": lambda world, db, vm: lifecycle.pause_vm(world, db, vm, True),
+    "unpause": lambda world, db, vm: lifecycle.pause_vm(world, db, vm, False),
+    "suspend": lambda world, db, vm: lifecycle.suspend_vm(world, db, vm),
+}
 
 
-@api("VM.hard_shutdown", "VM ref vm")
-async def hard_shutdown(call, vm):
-    world, db = call.world, call.db
-    db.get("VM", vm)
-    async with lifecycle.vm_operation(world, db, vm, "hard_shutdown", call):
-        forward_to_resident(call, vm)
-        await lifecycle.shutdown_vm(world, db, vm, clean=False)
+def _on_resident(operation: str, act):
+    async def handler(call, vm):
+        world, db = call.world, call.db
+        db.get("VM", vm)
+        async with lifecycle.vm_operation(world, db, vm, operation, call):
+            forward_to_resident(call, vm)
+            done = act(world, db, vm)
+            if inspect.isawaitable(done):   # pause and unpause take no time
+                await done
+    return handler
 
 
-@api("VM.clean_reboot", "VM ref vm")
-async def clean_reboot(call, vm):
-    world, db = call.world, call.db
-    db.get("VM", vm)
-    async with lifecycle.vm_operation(world, db, vm, "clean_reboot", call):
-        forward_to_resident(call, vm)
-        await lifecycle.reboot_vm(world, db, vm, clean=True)
-
-
-@api("VM.hard_reboot", "VM ref vm")
-async def hard_reboot(call, vm):
-    world, db = call.world, call.db
-    db.get("VM", vm)
-    async with lifecycle.vm_operation(world, db, vm, "hard_reboot", call):
-        forward_to_resident(call, vm)
-        await lifecycle.reboot_vm(world, db, vm, clean=False)
-
-
-@api("VM.pause", "VM ref vm")
-async def pause(call, vm):
-    world, db = call.world, call.db
-    db.get("VM", vm)
-    async with lifecycle.vm_operation(world, db, vm, "pause", call):
-        forward_to_resident(call, vm)
-        lifecycle.pause_vm(world, db, vm, True)
-
-
-@api("VM.unpause", "VM ref vm")
-async def unpause(call, vm):
-    world, db = call.world, call.db
-    db.get("VM", vm)
-    async with lifecycle.vm_operation(world, db, vm, "unpause", call):
-        forward_to_resident(call, vm)
-        lifecycle.pause_vm(world, db, vm, False)
-
-
-@api("VM.suspend", "VM ref vm")
-async def suspend(call, vm):
-    world, db = call.world, call.db
-    db.get("VM", vm)
-    async with lifecycle.vm_operation(world, db, vm, "suspend", call):
-        forward_to_resident(call, vm)
-        await lifecycle.suspend_vm(world, db, vm)
+for _operation, _act in _ON_RESIDENT.items():
+    api(f"VM.{_operation}", "VM ref vm")(_on_resident(_operation, _act))
 
 
 @api("VM.resume", "VM ref vm, bool start_paused, bool force")
