@@ -113,7 +113,9 @@ def test_external_group_is_root_without_originator(start_lab):
 
 
 def test_a_session_with_a_pending_task_is_not_evicted(start_lab):
-    lab = start_lab(one_host_lab(per_originator=2))
+    # time_scale 0.0001: last_active (whole seconds) is refreshed once it is 0.06 s old, so that the
+    # order below does not depend on whether a second boundary passes between the logins
+    lab = start_lab(one_host_lab(per_originator=2), time_scale=0.0001)
     busy = login(lab, "1.0", "tool")[0]
     task = json_call(lab, "task.create", [busy, "long job", ""])["result"]
     idle = login(lab, "1.0", "tool")[0]
@@ -122,6 +124,7 @@ def test_a_session_with_a_pending_task_is_not_evicted(start_lab):
     assert valid(lab, busy)                        # oldest, but its task is pending
     assert not valid(lab, idle)
     assert valid(lab, third) and valid(lab, newest)
+    time.sleep(0.1)                                # so that busy's next call refreshes its last_active
     json_call(lab, "task.set_status", [busy, task, "success"])   # busy: now the most recently active
     login(lab, "1.0", "tool")
     assert not valid(lab, third) and not valid(lab, newest)
