@@ -194,7 +194,14 @@ def host_facts(records, ref):
     """A host as the modules return it."""
     host = records["host"][ref]
     return dict(name=host.get("name_label", ""), uuid=host.get("uuid", ""), address=host.get("address", ""),
-                is_master=(ref == master_ref(records)), live=is_live(records, ref), enabled=bool(host.get("enabled")))
+                is_master=(ref == master_ref(records)), live=is_live(records, ref), enabled=bool(host.get("enabled")),
+                interfaces=physical_interfaces(records, ref))
+
+
+def physical_interfaces(records, ref):
+    """Device names of the host's physical interfaces (eth0, eth1...), sorted."""
+    return sorted(pif.get("device", "") for pif in records.get("PIF", {}).values()
+                  if pif.get("host") == ref and pif.get("physical"))
 
 
 def pool_facts(records):

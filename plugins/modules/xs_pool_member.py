@@ -164,8 +164,8 @@ EXAMPLES = r"""
 RETURN = r"""
 host:
   description:
-    - The host, as a member of the pool (after the join; before the eject). Null when it is not and
-      will not be a member.
+    - The host, as a member of the pool (after the join; before the eject). Before a join (check mode,
+      or a refused join), the joining host as it is. Null when it is not and will not be a member.
   returned: always
   type: dict
   contains:
@@ -187,6 +187,12 @@ host:
     enabled:
       description: Whether the host is enabled.
       type: bool
+    interfaces:
+      description:
+        - Device names of the host's physical network interfaces, for example C(eth0) and C(eth1) (read
+          from the joining host itself before a join).
+      type: list
+      elements: str
 preflight:
   description:
     - The checks made before joining (O(state=present)) or ejecting (O(state=absent)), also when the
@@ -389,10 +395,13 @@ def _plan_join(module, candidate, pool_side):
     records = pool_side.records
     pool_name = _pool_label(records)
     checks = run_prechecks(candidate, pool_side, max_clock_skew=params["max_clock_skew"])
+    host = dict(name=candidate.host.get("name_label", ""), uuid=candidate.host.get("uuid", ""),
+                address=candidate.host.get("address", ""), is_master=False, live=False, enabled=False,
+                interfaces=membership.physical_interfaces(candidate.records, candidate.host_ref))
     refused = refusals(checks, params["force"])
     if refused:
         raise Refused("Refusing to join %s to pool %s: %d pre-flight check(s) failed - %s."
-                      % (candidate.name, pool_name, len(refused), describe(refused)), preflight=checks)
+                      % (candidate.name, pool_name, len(refused), describe(refused)), preflight=checks, host=host)
     for warning in non_blocking_failures(checks, params["force"]):
         module.warn("%s: %s" % (warning["name"], warning["detail"]))
 
@@ -408,8 +417,7 @@ def _plan_join(module, candidate, pool_side):
         cleared_pool_srs=[dict(setting=option, sr=sr_name(records["SR"], ref))
                           for _field, option, ref in to_clear],
         diff=_diff(names, names + [candidate.host.get("name_label", "")]),
-        host=dict(name=candidate.host.get("name_label", ""), uuid=candidate.host.get("uuid", ""),
-                  address=candidate.host.get("address", ""), is_master=False, live=False, enabled=False),
+        host=host,
     )
 
 

@@ -286,7 +286,8 @@ def test_facts():
     assert facts["default_sr"] == {"name": "NAS", "uuid": "nfs-uuid"} and facts["crash_dump_sr"] is None
     assert facts["ha"]["heartbeat_srs"] == ["NAS"] and facts["tags"] == ["a", "b"] and facts["ssl_legacy"] is None
     assert membership.host_facts(records, "OpaqueRef:host-xs2") == dict(
-        name="xs2", uuid="host-uuid-xs2", address="192.0.2.2", is_master=False, live=True, enabled=True)
+        name="xs2", uuid="host-uuid-xs2", address="192.0.2.2", is_master=False, live=True, enabled=True,
+        interfaces=["eth0", "eth1"])
     assert sr_name(records["SR"], NULL) is None
 
 

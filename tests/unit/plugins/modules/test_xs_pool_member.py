@@ -83,6 +83,8 @@ def test_check_mode_reports_the_plan_and_writes_nothing(world, run_module):
                                  "clear the pool's default_sr (Local storage, not shared)"]
     assert all(item["passed"] for item in result["preflight"])
     assert result["diff"] == {"before": {"hosts": ["xs1"]}, "after": {"hosts": ["xs1", "xs2"]}}
+    # the joining host's own interfaces, read from it (pool_build checks them before any join)
+    assert result["host"]["uuid"] == "host-uuid-xs2" and result["host"]["interfaces"] == ["eth0", "eth1"]
     assert writes(world.xapi) == []
     assert world.xapi.sessions == set()
 
@@ -98,7 +100,7 @@ def test_join_waits_clears_local_pool_srs_and_reports_storage(world, run_module,
     assert result["cleared_pool_srs"] == [{"setting": "default_sr", "sr": {"name": "Local storage",
                                                                            "uuid": "sr-uuid-local-xs1"}}]
     assert result["host"] == dict(name="xs2", uuid="host-uuid-xs2", address="192.0.2.2", is_master=False, live=True,
-                                  enabled=True)
+                                  enabled=True, interfaces=["eth0", "eth1"])
     assert result["storage"][0]["sr"] == "NAS" and "has no PBD" in result["storage"][0]["likely_cause"]
     assert "shared SR NAS is not attached on xs2" in capsys.readouterr().err
     # the candidate is logged out right after pool.join, before waiting on the master
