@@ -9,6 +9,8 @@ results dict (tests/unit/test_bench_smoke.py renders a fake one)."""
 
 from __future__ import annotations
 
+from statistics import median
+
 STATUS_WORDS = {"pass": "met", "miss": "**MISSED**", "not measured": "not measured", "info": "-"}
 
 
@@ -214,6 +216,12 @@ def _role_detail(row):
                         _num(run["ansible_seconds_estimate"]), run["tasks"].get("module"),
                         run["tasks"].get("controller"), run["tasks"].get("skipped"), _num(run["ratio"]),
                         _num(run["ratio_without_ansible"]), "" if run.get("returncode") == 0 else " - FAILED"))
+        jobs = run.get("background_jobs") or []
+        if jobs:
+            lines.append("  In the background (async): %d hosts' VMs coming back, %s s of simulated work each (median); "
+                         "the foreground ran %s s (median) of simulated work meanwhile, so C counts %s s of them."
+                         % (len(jobs), _num(median(job["simulated_seconds"] for job in jobs)),
+                            _num(median(job["covered_by_foreground"] for job in jobs)), _num(sum(job["added"] for job in jobs))))
         beyond = _beyond_limit(run.get("simulated_critical_by_timing", {}), limit_by_timing)
         if beyond:
             lines.append("  Beyond the limit: simulated %s; not scaled %s s (Ansible about %s s, the rest the modules' "

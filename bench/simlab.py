@@ -126,6 +126,10 @@ class SimLab(object):
     def sleeps(self, since=0):
         return self.get("/bench/sleeps?since=%d" % since)["sleeps"]
 
+    def host_enabled_by(self):
+        """{session: name of the first host it enabled}, to find the sessions of background jobs."""
+        return self.get("/bench/sleeps?since=%d" % (1 << 62))["host_enabled_by"]
+
     def last_bench_seq(self):
         """The newest seq of marks and sleeps (they share one counter)."""
         marks, sleeps = self.marks(getattr(self, "_bench_seen", 0)), self.sleeps(getattr(self, "_bench_seen", 0))

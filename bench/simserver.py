@@ -26,6 +26,7 @@ every host listens. SIGTERM/SIGINT stop the lab.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import signal
 import sys
@@ -35,7 +36,7 @@ from pathlib import Path
 from aiohttp import web
 
 from xapisim import lab as lab_module
-from xapisim import lifecycle
+from xapisim import lifecycle, server
 from xapisim.db import Database
 from xapisim.labfile import LabError, load
 from xapisim.world import World
@@ -49,6 +50,7 @@ class Recorder(object):
         self.marks = []
         self.sleeps = []
         self.seq = 0
+        self.host_enabled_by = {}   # session -> name of the first host it enabled (host.enable)
 
     def add(self, kind, entry):
         self.seq += 1
@@ -57,6 +59,9 @@ class Recorder(object):
 
 
 RECORDER = Recorder()
+# The session of the call being served: each sleep is recorded with the session whose call caused it
+# (spawned tasks inherit it), so that the bench can tell a background job's operations (bench.roles).
+SESSION = contextvars.ContextVar("bench_session", default=None)
 
 
 def _host_of_metrics(db, metrics_ref):
@@ -104,7 +109,7 @@ def install_hooks():
             await original_sleep(self, timing, factor)
         finally:
             RECORDER.add("sleep", {"start": started, "end": time.time(), "timing": timing,
-                                   "realistic": self.timings[timing] * factor})
+                                   "realistic": self.timings[timing] * factor, "session": SESSION.get()})
 
     World.sleep = timed_sleep
 
@@ -116,9 +121,20 @@ def install_hooks():
             await original_seconds(world, seconds)
         finally:
             RECORDER.add("sleep", {"start": started, "end": time.time(), "timing": "xapi_constant",
-                                   "realistic": seconds})
+                                   "realistic": seconds, "session": SESSION.get()})
 
     lifecycle.sleep_seconds = timed_seconds
+
+    original_dispatch = server.dispatch
+
+    async def dispatch_in_session(world, machine, method, args, encode=None):
+        session = args[0] if args and isinstance(args[0], str) and args[0].startswith("OpaqueRef:") else None
+        SESSION.set(session)
+        if session and method.rsplit(".", 1)[-1] == "enable" and len(args) > 1 and machine.db.exists("host", args[1]):
+            RECORDER.host_enabled_by.setdefault(session, machine.db.get("host", args[1])["name_label"])
+        return await original_dispatch(world, machine, method, args, encode)
+
+    server.dispatch = dispatch_in_session
 
     original_control_app = lab_module.control_app
 
@@ -132,7 +148,8 @@ def install_hooks():
             return web.json_response({"marks": [m for m in RECORDER.marks if m["seq"] > since(request)]})
 
         async def sleeps(request):
-            return web.json_response({"sleeps": [s for s in RECORDER.sleeps if s["seq"] > since(request)]})
+            return web.json_response({"sleeps": [s for s in RECORDER.sleeps if s["seq"] > since(request)],
+                                      "host_enabled_by": RECORDER.host_enabled_by})
 
         app.router.add_get("/bench/marks", marks)
         app.router.add_get("/bench/sleeps", sleeps)

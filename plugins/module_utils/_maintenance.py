@@ -20,6 +20,8 @@ tested one by one; the Maintenance class sequences the XAPI calls.
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.xenserver.pools.plugins.module_utils._common import (
     RUNNING_POWER_STATES,
     is_guest,
@@ -47,6 +49,12 @@ RECORD_KEYS = (KEY_MODE, KEY_MIGRATED, KEY_HALTED, KEY_SUSPENDED)
 
 # One get_all_records per class, whatever the pool size.
 CLASSES = ("pool", "host", "host_metrics", "VM")
+
+# VM operations that move a running VM to another host.
+MIGRATIONS = {"pool_migrate", "migrate_send"}
+# How long an evacuation waits for another host's VMs to start coming back (normally a second or two):
+# a host that stays enabled and marked longer was enabled by hand, and is not waited for.
+RETURN_START_SECONDS = 30.0
 
 # host.disable(host, auto_enable) exists from xapi 25.31.0; earlier hosts re-enable themselves after a
 # toolstack restart or reboot, so the disable must be repeated by us afterwards.
@@ -155,6 +163,20 @@ def is_active(records, host_ref):
     """The desired end state of leaving: enabled and no maintenance records left."""
     host = records["host"][host_ref]
     return bool(host.get("enabled")) and not has_records(host)
+
+
+def leaving_vms(records, host_ref):
+    """Resident VMs already migrating away, for example going back to another host after its maintenance."""
+    vms = records["VM"]
+    return [ref for ref in resident_vms(records, host_ref)
+            if set((vms[ref].get("current_operations") or {}).values()) & MIGRATIONS]
+
+
+def returns_not_started(records, host_ref):
+    """Other hosts enabled again but still marked: leaving maintenance, their VMs' migrations not yet
+    started (leave() removes the mark once they are, and they then hold their memory)."""
+    return sorted(host_name(records, ref) for ref, host in records["host"].items()
+                  if ref != host_ref and host.get("enabled") and maintenance_records(host)["mode"])
 
 
 def version_tuple(text):
@@ -524,6 +546,8 @@ class Maintenance(object):
             return records
         # Read again: the VMs handled as blockers are no longer resident, and new ones may have started.
         fresh = self.read()
+        if leaving_vms(fresh, host_ref) or returns_not_started(fresh, host_ref):
+            fresh = self._wait_for_returns(fresh, host_ref)
         moving = resident_vms(fresh, host_ref)
         if not moving:
             return fresh
@@ -543,6 +567,21 @@ class Maintenance(object):
                 name=vm.get("name_label", ""), uuid=vm.get("uuid", ""), action="migrated", source=name,
                 destination=host_name(fresh, destination) if destination in fresh["host"] else None))
         return after
+
+    def _wait_for_returns(self, records, host_ref):
+        """Before evacuating, let the VMs of another host leaving maintenance start coming back, and those
+        resident here finish leaving: the evacuation plan then counts the memory they hold, and does not
+        try to move a VM that is already moving. Returns the records read again."""
+        started = time.monotonic()
+
+        def settled(state):
+            current = dict(records, host=state.get("host", {}), VM=state.get("vm", {}))
+            return not leaving_vms(current, host_ref) and (
+                not returns_not_started(current, host_ref) or time.monotonic() - started > RETURN_START_SECONDS)
+
+        self.client.wait_for(["host", "VM"], settled, "the VMs of other hosts leaving maintenance to move (before "
+                             "evacuating host %s)" % host_name(records, host_ref))
+        return self.read()
 
     def _ensure_disabled(self, records, host_ref):
         """A toolstack restart during the steps re-enables a host disabled the old way: disable it again."""
@@ -594,15 +633,16 @@ class Maintenance(object):
                                    "Nothing was changed. Power it on first (xenserver.pools.xs_host_power "
                                    "state: powered_on), then retry." % name)
         lists = maintenance_records(host)
-        self._write_records(records, host_ref, lists, False, "remove " + KEY_MODE + " from host %s")
         if not host.get("enabled"):
             self.act("enable host %s" % name)
             if not self.check_mode:
                 self._host_call("host.enable", host_ref, records, repeat_safe=True)
                 host["enabled"] = True
-        failed = []
-        if self.options["restore_vms"]:
-            failed = self._restore(records, host_ref)
+        started, failed = self._start_restore(records, host_ref) if self.options["restore_vms"] else ([], [])
+        # The mark goes once the VMs' migrations hold their memory here: until then another host's
+        # evacuation waits (returns_not_started), so that it does not take that memory.
+        self._write_records(records, host_ref, lists, False, "remove " + KEY_MODE + " from host %s")
+        self._wait_for_restore(records, name, started, failed)
         keep = dict((recorded, [item["uuid"] for item in failed if item["recorded"] == recorded]) for recorded in LIST_KEYS)
         if not self.options["restore_strict"]:
             keep = dict((recorded, []) for recorded in LIST_KEYS)
@@ -615,12 +655,13 @@ class Maintenance(object):
                     "; ".join("%s (%s): %s" % (item["name"], item["uuid"], item["reason"]) for item in failed)))
         return self.report
 
-    def _restore(self, records, host_ref):
-        """Bring the recorded VMs back, all at once; returns the plan items that failed (also put in the report).
+    def _start_restore(self, records, host_ref):
+        """Start bringing the recorded VMs back, all at once. Returns (started, failed): the tasks to wait
+        for with _wait_for_restore, and the plan items that failed already (also put in the report).
 
-        Every migration / start / resume task is started first, then all are waited for together: the host
-        takes them in parallel as an evacuation does. XAPI checks the host's free memory for each one, so a
-        VM that no longer fits is refused on its own and reported; the others still come back.
+        The host takes the migrations / starts / resumes in parallel, as an evacuation does. XAPI checks
+        the host's free memory for each one, so a VM that no longer fits is refused on its own and
+        reported; the others still come back.
         """
         name = host_name(records, host_ref)
         failed = []
@@ -649,8 +690,11 @@ class Maintenance(object):
                 self._not_restored_by(records, item, error, failed)
                 continue
             started.append((task, item, what % (label, name), done, source))
+        return started, failed
+
+    def _wait_for_restore(self, records, name, started, failed):
         if not started:
-            return failed
+            return
         outcomes = self.client.wait_for_tasks(
             dict((task, what) for task, _item, what, _done, _source in started),
             "%d VM%s to come back to host %s" % (len(started), "" if len(started) == 1 else "s", name))
@@ -661,7 +705,6 @@ class Maintenance(object):
                 continue
             self.report["vms"].append(dict(name=item["name"], uuid=item["uuid"], action=done, source=source,
                                            destination=name))
-        return failed
 
     def _not_restored_by(self, records, item, error, failed):
         blocker = blocker_from_error(records, error)

@@ -81,3 +81,25 @@ def test_the_critical_chain_follows_operations_that_ran_one_after_another():
               {"start": 0, "end": 2, "realistic": 30, "timing": "migrate_per_gib"},   # in parallel: the longer counts
               {"start": 2, "end": 3, "realistic": 5, "timing": "pbd_plug"}]
     assert critical_chain(sleeps) == (35, {"migrate_per_gib": 30, "pbd_plug": 5})
+
+
+def test_a_background_job_counts_only_what_the_foreground_does_not_cover():
+    from bench.playbook import PlaybookRun
+    from bench.roles import _critical_with_background
+
+    def result(time, host, action, job, uuid):
+        return {"event": "result", "time": time, "host": host, "action": action, "job": job, "uuid": uuid, "status": "ok"}
+    events = [{"event": "task_start", "time": 0.9, "uuid": "leave"}, result(1.0, "h1", "xs_maintenance", "j1", "leave"),
+              {"event": "task_start", "time": 9.9, "uuid": "leave"}, result(10.0, "h2", "xs_maintenance", "j2", "leave"),
+              result(9.0, "h2", "async_status", "j1", "wait"), result(19.0, "h3", "async_status", "j2", "wait")]
+    run = PlaybookRun(0.0, 20.0, 0, "", events)
+    sleeps = [{"start": 1.1, "end": 1.2, "realistic": 32, "timing": "migrate_per_gib", "session": "S1"},  # h1's VMs back
+              {"start": 2.0, "end": 2.1, "realistic": 32, "timing": "migrate_per_gib", "session": "F"},   # h2 emptied
+              {"start": 3.0, "end": 8.0, "realistic": 252, "timing": "reboot", "session": "F"},           # h2 rebooted
+              {"start": 10.1, "end": 10.2, "realistic": 32, "timing": "migrate_per_gib", "session": "S2"},  # h2's VMs back
+              {"start": 11.0, "end": 11.1, "realistic": 10, "timing": "pbd_plug", "session": "F"}]
+    critical, by_timing, jobs = _critical_with_background(run, sleeps, {"S1": "h1", "S2": "h2"})
+    # h1's return is hidden behind h2's evacuation and reboot; h2's only partly behind the last 10 s
+    assert [(job["host"], job["simulated_seconds"], job["covered_by_foreground"], job["added"]) for job in jobs] == [
+        ("h1", 32, 284, 0), ("h2", 32, 10, 22)]
+    assert by_timing == {"migrate_per_gib": 32, "reboot": 252, "pbd_plug": 10} and critical == 32 + 252 + 10 + 22

@@ -60,7 +60,8 @@ class CallbackModule(CallbackBase):
     def _result(self, status, result, event="result"):
         self._write(event, status=status, host=result._host.get_name(), name=result._task.get_name(),
                     action=result._task.action, uuid=result._task._uuid,
-                    changed=bool(result._result.get("changed")), loop="results" in result._result)
+                    changed=bool(result._result.get("changed")), loop="results" in result._result,
+                    job=result._result.get("ansible_job_id"))
 
     def v2_runner_on_ok(self, result):
         self._result("ok", result)

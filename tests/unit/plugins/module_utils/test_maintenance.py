@@ -122,6 +122,26 @@ def test_is_in_maintenance_needs_records_disabled_empty_and_not_master():
     assert not m.is_in_maintenance(data, "H1", master_handover=True)
 
 
+def test_leaving_vms_are_resident_vms_with_a_migration_in_progress():
+    data = records()
+    vm(data, "A", "H2", current_operations={"OpaqueRef:t1": "pool_migrate"})
+    vm(data, "B", "H2", current_operations={"OpaqueRef:t2": "clean_reboot"})
+    vm(data, "C", "H2")
+    vm(data, "D", "H3", current_operations={"OpaqueRef:t3": "migrate_send"})
+    assert m.leaving_vms(data, "H2") == ["A"]
+    assert m.leaving_vms(data, "H3") == ["D"]
+
+
+def test_returns_not_started_are_other_hosts_enabled_and_still_marked():
+    data = records()
+    data["host"]["H1"]["other_config"] = {"MAINTENANCE_MODE": "true"}                 # enabled, marked: leaving
+    data["host"]["H3"].update(enabled=False, other_config={"MAINTENANCE_MODE": "true"})  # still in maintenance
+    assert m.returns_not_started(data, "H2") == ["xs1"]
+    assert m.returns_not_started(data, "H1") == []                                     # not itself
+    data["host"]["H1"]["other_config"] = {"MAINTENANCE_MODE_EVACUATED_VMS_MIGRATED": "uuid-A"}  # mark gone
+    assert m.returns_not_started(data, "H2") == []
+
+
 def test_restore_plan_per_recorded_state():
     data = records()
     vm(data, "A", "H3")                       # migrated away, still running elsewhere: migrate back

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.xenserver.pools.plugins.module_utils import _maintenance as xs_maintenance_utils
 from ansible_collections.xenserver.pools.plugins.modules import xs_maintenance
 from ansible_collections.xenserver.pools.tests.unit.conftest import as_json
 from ansible_collections.xenserver.pools.tests.unit.plugins.fake_pool import FakePool
@@ -153,6 +154,54 @@ def test_leave_starts_every_migration_before_waiting(pool, run_module, xapi):
     assert len(migrations) == 2 and migrations[1] == migrations[0] + 1  # the second starts before any wait
     assert all(len(subscriptions) == 2 for subscriptions in waits)  # one wait for both tasks
     assert sorted(vm["name"] for vm in result["vms"]) == ["db-2", "web-2"]
+
+
+def test_leave_removes_the_mark_only_once_the_migrations_are_started(pool, run_module, xapi):
+    # another host's evacuation waits while this one is enabled and marked: the mark must stay from the
+    # moment the host is enabled until every migration back holds its memory
+    run_module(xs_maintenance.main, args())
+    del xapi.calls[:]
+    status, result = run_module(xs_maintenance.main, args(state="active"))
+    assert status == "exit", result
+    calls = [(method, call_args) for _url, method, call_args in xapi.calls]
+    methods = [method for method, _args in calls]
+    unmark = [index for index, (method, call_args) in enumerate(calls)
+              if method == "host.remove_from_other_config" and call_args[-1] == "MAINTENANCE_MODE"]
+    migrations = [index for index, method in enumerate(methods) if method == "Async.VM.pool_migrate"]
+    assert len(migrations) == 2 and len(unmark) == 1
+    assert methods.index("host.enable") < migrations[0] and migrations[-1] < unmark[0] < methods.index("event.from")
+    assert markers(pool.host(2)) == {}
+
+
+def evacuating_after_a_wait(pool, run_module, xapi, meanwhile=None):
+    """xs3 is leaving maintenance (enabled, still marked, its VMs not moving yet) while xs2 enters it."""
+    run_module(xs_maintenance.main, args(host="xs3"))
+    pool.host(3)["enabled"] = True
+    if meanwhile:
+        original = pool.handlers["event.from"]
+
+        def event_from(*call_args):
+            meanwhile()
+            return original(*call_args)
+        pool.handlers["event.from"] = event_from
+    del xapi.calls[:]
+    status, result = run_module(xs_maintenance.main, args(host="xs2"))
+    assert status == "exit", result
+    methods = [method for _url, method, _args in xapi.calls]
+    return methods.index("event.from") < methods.index("Async.host.evacuate")
+
+
+def test_an_evacuation_waits_for_a_host_whose_vms_are_about_to_come_back(pool, run_module, xapi):
+    def migrations_start():   # xs3's leave starts its migrations and drops the mark
+        pool.host(3)["other_config"].pop("MAINTENANCE_MODE", None)
+    assert evacuating_after_a_wait(pool, run_module, xapi, migrations_start)
+    assert pool.host(2)["enabled"] is False
+
+
+def test_a_host_left_marked_by_hand_does_not_stop_an_evacuation(pool, run_module, xapi, monkeypatch):
+    monkeypatch.setattr(xs_maintenance_utils, "RETURN_START_SECONDS", 0.0)
+    assert evacuating_after_a_wait(pool, run_module, xapi)
+    assert markers(pool.host(3))["MAINTENANCE_MODE"] == "true" and pool.host(2)["enabled"] is False
 
 
 def test_a_vm_that_cannot_come_back_is_reported_not_fatal(pool, run_module):
