@@ -26,7 +26,7 @@ without Ansible's own time (bench.overhead: its start and end, and each task's c
 times the tasks that ran), and the plain ratio at the bench's time_scale, which mostly measures
 Ansible. C above the limit is simulated work beyond it (VMs migrated back, master handovers,
 probes ...), broken down by timing. A task run in the background (async) is counted by what it adds
-beyond the foreground it overlaps (_critical_with_background)."""
+beyond the foreground it overlaps (critical_with_background)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def rolling_limit(lab):
                    "by_timing": by_timing}
 
 
-def _critical_with_background(run, sleeps, host_enabled_by):
+def critical_with_background(run, sleeps, host_enabled_by):
     """C, its breakdown by timing, and what the background jobs add to it.
 
     A task run with async (the rolling_maintenance role brings a host's VMs back while the next host
@@ -118,8 +118,8 @@ def _critical_with_background(run, sleeps, host_enabled_by):
     critical, by_timing = critical_chain(foreground)
     report = []
     for job, own in zip(jobs, mine):
-        length, _ = critical_chain(own)
-        covered, _ = critical_chain([s for s in foreground if job["started"] <= s["start"] <= job["collected"]])
+        length = critical_chain(own)[0]
+        covered = critical_chain([s for s in foreground if job["started"] <= s["start"] <= job["collected"]])[0]
         extra = max(0.0, length - covered)
         critical += extra
         report.append({"host": job["host"], "simulated_seconds": round(length, 1),
@@ -135,7 +135,7 @@ def _timed(lab, playbook, extra_vars, workdir, overhead, limit, env=None):
     sleeps = [s for s in lab.sleeps(bench_seq) if run.started <= s["start"] <= run.ended]
     simulated = lab.simulated_seconds() - simulated_before
     scale = lab.time_scale
-    critical, by_timing, background = _critical_with_background(run, sleeps, lab.host_enabled_by())
+    critical, by_timing, background = critical_with_background(run, sleeps, lab.host_enabled_by())
     busy = union_seconds([(s["start"], s["end"]) for s in sleeps], run.started, run.ended)
     tasks = run.invocations(is_controller_action)
     ansible = estimate(overhead, tasks)

@@ -173,10 +173,13 @@ def ansible_environment(env, workdir, failures):
     for key, value in (("ANSIBLE_LOCALHOST_WARNING", "false"), ("ANSIBLE_INVENTORY_UNPARSED_WARNING", "false"),
                        ("ANSIBLE_RETRY_FILES_ENABLED", "false")):
         env.setdefault(key, value)
-    plugins = [str(TOOLS / "callback_plugins")] + [p for p in env.get("ANSIBLE_CALLBACK_PLUGINS", "").split(":") if p]
-    enabled = ["rehearse_failures"] + [c for c in env.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",") if c.strip()]
+    # bench_timing: when each task ran, and which ran in the background (async), for the window
+    plugins = [str(TOOLS / "callback_plugins"), str(REPO / "bench" / "ansible" / "callback_plugins")] + [
+        p for p in env.get("ANSIBLE_CALLBACK_PLUGINS", "").split(":") if p]
+    enabled = ["rehearse_failures", "bench_timing"] + [
+        c for c in env.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",") if c.strip()]
     env.update({"ANSIBLE_CALLBACK_PLUGINS": ":".join(plugins), "ANSIBLE_CALLBACKS_ENABLED": ",".join(enabled),
-                "REHEARSE_FAILURES_FILE": str(failures),
+                "REHEARSE_FAILURES_FILE": str(failures), "BENCH_TIMING_FILE": str(workdir / "timing.jsonl"),
                 "PATH": "%s%s%s" % (Path(sys.executable).parent, os.pathsep, env.get("PATH", ""))})
     # ansible-playbook runs in the work directory: keep the ansible.cfg of where the rehearsal started
     if "ANSIBLE_CONFIG" not in env and Path("ansible.cfg").is_file():
@@ -192,6 +195,7 @@ def rehearse(twin_path, playbook, extras, scale, workdir):
     workdir.mkdir(parents=True, exist_ok=True)
     failures = workdir / "failures.jsonl"
     failures.unlink(missing_ok=True)
+    (workdir / "timing.jsonl").unlink(missing_ok=True)
     install_hooks()   # this process only: the lab records each simulated duration (RECORDER.sleeps)
     pool = twin["pools"][0]["name"] if twin["pools"] else master
     print("rehearse: twin %s - pool %s, %d host(s), master %s; %s at time_scale %g"
@@ -211,13 +215,16 @@ def rehearse(twin_path, playbook, extras, scale, workdir):
         calls = control(lab, "/calls?since=%d" % seen)["calls"]
         sessions = control(lab, "/sessions")["total"]
         sleeps = [s for s in list(RECORDER.sleeps)[recorded:] if started <= s["start"] <= ended]
+        host_enabled_by = dict(RECORDER.host_enabled_by)
+    timing = workdir / "timing.jsonl"
+    events = [json.loads(line) for line in timing.read_text(encoding="utf-8").splitlines()] if timing.exists() else []
     failed = [json.loads(line) for line in failures.read_text(encoding="utf-8").splitlines()] if failures.exists() else []
     report = summarise(before, after, calls, failed)
     report.update(twin=str(twin_path), playbook=str(playbook), hosts=[h["name"] for h in twin["hosts"]],
                   extra_vars=len(extras), returncode=returncode,
                   sessions_left_open=sessions, workdir=str(workdir),
                   window=window(sleeps, started, ended, scale,
-                                after["simulated_seconds"] - before["simulated_seconds"]))
+                                after["simulated_seconds"] - before["simulated_seconds"], events, host_enabled_by))
     return report
 
 
@@ -304,9 +311,13 @@ def summarise(before, after, calls, failed):
 
 
 # --- the window -------------------------------------------------------------------------------------
-def window(sleeps, started, ended, scale, simulated_total):
-    from bench.stats import critical_chain
-    critical, by_timing = critical_chain(sleeps)
+def window(sleeps, started, ended, scale, simulated_total, events=(), host_enabled_by=None):
+    """Tasks run in the background (the VMs of a host coming back) count by what the foreground does
+    not cover, as in make bench (bench.roles)."""
+    from bench.playbook import PlaybookRun
+    from bench.roles import critical_with_background
+    critical, by_timing, _jobs = critical_with_background(PlaybookRun(started, ended, 0, "", list(events)), sleeps,
+                                                          host_enabled_by or {})
     wall = ended - started
     rest = max(0.0, wall - critical * scale)
     return {

@@ -62,16 +62,20 @@ def _environment():
 def rolling_lower_bound(twin):
     """What a rolling maintenance with reboots must take on this twin, from its timings: for each host
     its evacuation (its running VMs migrate in batches; a batch takes as long as its biggest VM), its
-    reboot (shutdown delay, reboot, storage plugged again) and its VMs migrated back (all at once:
-    as long as the biggest)."""
+    reboot (shutdown delay, reboot, storage plugged again) and, on the master (maintained first) and the
+    last host, its VMs migrated back (all at once: as long as the biggest); the other hosts' VMs come
+    back in the background while the next host is emptied and rebooted."""
     timings = twin["timings"]
+    master = twin["pools"][0]["master"]
+    order = [h for h in twin["hosts"] if h["name"] == master] + [h for h in twin["hosts"] if h["name"] != master]
+    waited_for = (order[0]["name"], order[-1]["name"])
     total = 0.0
-    for host in twin["hosts"]:
+    for host in order:
         memory = sorted((vm["memory_gib"] for vm in host["vms"] if vm["power_state"] == "running"), reverse=True)
         batches = [memory[i:i + XAPI_EVACUATION_BATCH] for i in range(0, len(memory), XAPI_EVACUATION_BATCH)]
         evacuation = sum(batch[0] for batch in batches) * timings["migrate_per_gib"]
         reboot = timings["shutdown_delay"] + timings["reboot"] + timings["pbd_plug"]
-        back = (memory[0] if memory else 0) * timings["migrate_per_gib"]
+        back = (memory[0] if memory and host["name"] in waited_for else 0) * timings["migrate_per_gib"]
         total += evacuation + reboot + back
     return total
 

@@ -85,7 +85,7 @@ def test_the_critical_chain_follows_operations_that_ran_one_after_another():
 
 def test_a_background_job_counts_only_what_the_foreground_does_not_cover():
     from bench.playbook import PlaybookRun
-    from bench.roles import _critical_with_background
+    from bench.roles import critical_with_background
 
     def result(time, host, action, job, uuid):
         return {"event": "result", "time": time, "host": host, "action": action, "job": job, "uuid": uuid, "status": "ok"}
@@ -98,7 +98,7 @@ def test_a_background_job_counts_only_what_the_foreground_does_not_cover():
               {"start": 3.0, "end": 8.0, "realistic": 252, "timing": "reboot", "session": "F"},           # h2 rebooted
               {"start": 10.1, "end": 10.2, "realistic": 32, "timing": "migrate_per_gib", "session": "S2"},  # h2's VMs back
               {"start": 11.0, "end": 11.1, "realistic": 10, "timing": "pbd_plug", "session": "F"}]
-    critical, by_timing, jobs = _critical_with_background(run, sleeps, {"S1": "h1", "S2": "h2"})
+    critical, by_timing, jobs = critical_with_background(run, sleeps, {"S1": "h1", "S2": "h2"})
     # h1's return is hidden behind h2's evacuation and reboot; h2's only partly behind the last 10 s
     assert [(job["host"], job["simulated_seconds"], job["covered_by_foreground"], job["added"]) for job in jobs] == [
         ("h1", 32, 284, 0), ("h2", 32, 10, 22)]
