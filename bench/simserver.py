@@ -15,7 +15,8 @@ about the simulator's own time (white-box hooks, installed in this process only)
   time the lab's operations were in progress (the part of a run that scales with time_scale).
 
 Both are served on the lab's control interface as `GET /bench/marks?since=N` and
-`GET /bench/sleeps?since=N` (N: the `seq` last seen).
+`GET /bench/sleeps?since=N` (N: the `seq` last seen); `GET /bench/host_enabled_by` maps each session
+that enabled a host to that host's name (how bench.roles finds a background job's operations).
 
     python -m bench.simserver LAB.json STATE_DIR
 
@@ -148,11 +149,14 @@ def install_hooks():
             return web.json_response({"marks": [m for m in RECORDER.marks if m["seq"] > since(request)]})
 
         async def sleeps(request):
-            return web.json_response({"sleeps": [s for s in RECORDER.sleeps if s["seq"] > since(request)],
-                                      "host_enabled_by": RECORDER.host_enabled_by})
+            return web.json_response({"sleeps": [s for s in RECORDER.sleeps if s["seq"] > since(request)]})
+
+        async def host_enabled_by(request):
+            return web.json_response(RECORDER.host_enabled_by)
 
         app.router.add_get("/bench/marks", marks)
         app.router.add_get("/bench/sleeps", sleeps)
+        app.router.add_get("/bench/host_enabled_by", host_enabled_by)
         return app
 
     lab_module.control_app = control_app_with_bench

@@ -395,9 +395,8 @@ def _plan_join(module, candidate, pool_side):
     records = pool_side.records
     pool_name = _pool_label(records)
     checks = run_prechecks(candidate, pool_side, max_clock_skew=params["max_clock_skew"])
-    host = dict(name=candidate.host.get("name_label", ""), uuid=candidate.host.get("uuid", ""),
-                address=candidate.host.get("address", ""), is_master=False, live=False, enabled=False,
-                interfaces=membership.physical_interfaces(candidate.records, candidate.host_ref))
+    # As the pool will see it before it is up: not master, not live, not enabled.
+    host = dict(membership.host_facts(candidate.records, candidate.host_ref), is_master=False, live=False, enabled=False)
     refused = refusals(checks, params["force"])
     if refused:
         raise Refused("Refusing to join %s to pool %s: %d pre-flight check(s) failed - %s."
