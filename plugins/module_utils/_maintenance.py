@@ -386,6 +386,10 @@ class Maintenance(object):
         if not is_live(records, host_ref):
             raise MaintenanceError("Cannot put host %s into maintenance: it is not live (offline or still booting). "
                                    "Nothing was changed. Power it on or wait until it is back, then retry." % name)
+        if leaving_vms(records, host_ref) or returns_not_started(records, host_ref):
+            # XAPI names a VM that is migrating as blocking the evacuation (OTHER_OPERATION_IN_PROGRESS)
+            # and plans without the memory of returns not yet started: ask it once they are under way.
+            records = self._wait_for_returns(records, host_ref)
         blocked = self._blockers(records, host_ref)
         if blocked and self.options["blocked_vms"] == "refuse":
             raise MaintenanceError(refusal_message(name, list(blocked.values())))

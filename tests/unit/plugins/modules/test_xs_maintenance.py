@@ -204,6 +204,26 @@ def test_a_host_left_marked_by_hand_does_not_stop_an_evacuation(pool, run_module
     assert markers(pool.host(3))["MAINTENANCE_MODE"] == "true" and pool.host(2)["enabled"] is False
 
 
+def test_a_vm_still_migrating_away_is_waited_for_not_refused_as_a_blocker(pool, run_module, xapi):
+    # web-2 is going back to xs1, whose maintenance ended; XAPI names it a blocker until it has gone
+    web2 = pool.vm("web-2")
+    web2["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
+    pool.blockers = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
+    original = pool.handlers["event.from"]
+
+    def event_from(*call_args):   # the migration ends
+        web2.update(resident_on="OpaqueRef:host1", current_operations={})
+        pool.blockers = {}
+        return original(*call_args)
+    pool.handlers["event.from"] = event_from
+    status, result = run_module(xs_maintenance.main, args())
+    assert status == "exit", result
+    methods = [method for _url, method, _args in xapi.calls]
+    assert methods.index("event.from") < methods.index("host.get_vms_which_prevent_evacuation")
+    assert [vm["name"] for vm in result["vms"]] == ["db-2"] and result["blocked_vms"] == []
+    assert pool.host(2)["enabled"] is False
+
+
 def test_a_vm_that_cannot_come_back_is_reported_not_fatal(pool, run_module):
     run_module(xs_maintenance.main, args())
     pool.fail["VM.pool_migrate"] = ["HOST_NOT_ENOUGH_FREE_MEMORY", "OpaqueRef:vm-db-2"]
