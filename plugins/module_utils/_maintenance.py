@@ -179,6 +179,11 @@ def returns_not_started(records, host_ref):
                   if ref != host_ref and host.get("enabled") and maintenance_records(host)["mode"])
 
 
+def returning(records, host_ref):
+    """VMs leaving this host, or another host's VMs about to come back: an evacuation waits for them."""
+    return bool(leaving_vms(records, host_ref) or returns_not_started(records, host_ref))
+
+
 def version_tuple(text):
     """"25.31" -> (25, 31); "1.249.42" -> (1, 249, 42); None when it is not dotted digits."""
     try:
@@ -386,11 +391,16 @@ class Maintenance(object):
         if not is_live(records, host_ref):
             raise MaintenanceError("Cannot put host %s into maintenance: it is not live (offline or still booting). "
                                    "Nothing was changed. Power it on or wait until it is back, then retry." % name)
-        if leaving_vms(records, host_ref) or returns_not_started(records, host_ref):
-            # XAPI names a VM that is migrating as blocking the evacuation (OTHER_OPERATION_IN_PROGRESS)
-            # and plans without the memory of returns not yet started: ask it once they are under way.
+        # XAPI names a VM that is migrating as blocking the evacuation (OTHER_OPERATION_IN_PROGRESS)
+        # and plans without the memory of returns not yet started: ask it once they are under way.
+        if returning(records, host_ref):
             records = self._wait_for_returns(records, host_ref)
         blocked = self._blockers(records, host_ref)
+        if any(item["code"] == "OTHER_OPERATION_IN_PROGRESS" for item in blocked.values()):
+            fresh = self.read()  # a return may have started between the read and the question
+            if returning(fresh, host_ref):
+                records = self._wait_for_returns(fresh, host_ref)
+                blocked = self._blockers(records, host_ref)
         if blocked and self.options["blocked_vms"] == "refuse":
             raise MaintenanceError(refusal_message(name, list(blocked.values())))
         self.report["blocked_vms"] = list(blocked.values())
@@ -550,7 +560,7 @@ class Maintenance(object):
             return records
         # Read again: the VMs handled as blockers are no longer resident, and new ones may have started.
         fresh = self.read()
-        if leaving_vms(fresh, host_ref) or returns_not_started(fresh, host_ref):
+        if returning(fresh, host_ref):
             fresh = self._wait_for_returns(fresh, host_ref)
         moving = resident_vms(fresh, host_ref)
         if not moving:

@@ -224,6 +224,37 @@ def test_a_vm_still_migrating_away_is_waited_for_not_refused_as_a_blocker(pool, 
     assert pool.host(2)["enabled"] is False
 
 
+def test_a_return_starting_between_the_read_and_the_blocker_question_is_waited_for(pool, run_module, xapi):
+    web2 = pool.vm("web-2")
+    ask = pool.handlers["host.get_vms_which_prevent_evacuation"]
+    finish = pool.handlers["event.from"]
+
+    def blockers(*call_args):   # the first answer comes while web-2 has just started going back to xs1
+        if not pool.blockers and web2["resident_on"] == "OpaqueRef:host2":
+            web2["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
+            pool.blockers = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
+        return ask(*call_args)
+
+    def event_from(*call_args):
+        web2.update(resident_on="OpaqueRef:host1", current_operations={})
+        pool.blockers = {}
+        return finish(*call_args)
+    pool.handlers.update({"host.get_vms_which_prevent_evacuation": blockers, "event.from": event_from})
+    status, result = run_module(xs_maintenance.main, args())
+    assert status == "exit", result
+    methods = [method for _url, method, _args in xapi.calls]
+    assert methods.count("host.get_vms_which_prevent_evacuation") == 2
+    assert [vm["name"] for vm in result["vms"]] == ["db-2"] and result["blocked_vms"] == []
+
+
+def test_a_vm_busy_with_something_else_is_still_refused(pool, run_module):
+    pool.vm("web-2")["current_operations"] = {"OpaqueRef:task-snap": "snapshot"}
+    pool.blockers = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
+    status, result = run_module(xs_maintenance.main, args())
+    assert status == "fail" and "another operation is running on it" in result["msg"]
+    assert pool.writes() == []
+
+
 def test_a_vm_that_cannot_come_back_is_reported_not_fatal(pool, run_module):
     run_module(xs_maintenance.main, args())
     pool.fail["VM.pool_migrate"] = ["HOST_NOT_ENOUGH_FREE_MEMORY", "OpaqueRef:vm-db-2"]
