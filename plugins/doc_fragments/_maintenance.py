@@ -58,4 +58,14 @@ options:
       - With V(false) such VMs are reported in RV(vms_not_restored) and the records are cleared.
     type: bool
     default: false
+  host_leaving_maintenance:
+    description:
+      - Name, uuid or address of another host that is leaving maintenance at the same time, for example in an
+        Ansible C(async) task, as the P(xenserver.pools.rolling_maintenance#role) role runs it.
+      - Before moving this host's VMs, wait until that host has started taking its VMs back (it drops its
+        C(MAINTENANCE_MODE) mark once they are all on their way), so that the evacuation leaves those VMs alone
+        and counts the memory they take there. Waited for at most 30 seconds.
+      - Without it, the same wait starts only once that host is enabled again.
+      - Only used when this host goes into maintenance.
+    type: str
 """

@@ -53,7 +53,7 @@ CLASSES = ("pool", "host", "host_metrics", "VM")
 # VM operations that move a running VM to another host.
 MIGRATIONS = {"pool_migrate", "migrate_send"}
 # How long an evacuation waits for another host's VMs to start coming back (normally a second or two):
-# a host that stays enabled and marked longer was enabled by hand, and is not waited for.
+# a host that stays marked longer was enabled by hand or failed to leave, and is not waited for.
 RETURN_START_SECONDS = 30.0
 
 # host.disable(host, auto_enable) exists from xapi 25.31.0; earlier hosts re-enable themselves after a
@@ -172,16 +172,17 @@ def leaving_vms(records, host_ref):
             if set((vms[ref].get("current_operations") or {}).values()) & MIGRATIONS]
 
 
-def returns_not_started(records, host_ref):
-    """Other hosts enabled again but still marked: leaving maintenance, their VMs' migrations not yet
-    started (leave() removes the mark once they are, and they then hold their memory)."""
+def returns_not_started(records, host_ref, leaving_ref=None):
+    """Other hosts leaving maintenance, their VMs' migrations back not yet started (leave() removes the mark
+    once they are, and they then hold their memory): the hosts enabled again but still marked, and leaving_ref,
+    a host the caller knows is leaving (in an Ansible async task, say), while it is marked, enabled or not yet."""
     return sorted(host_name(records, ref) for ref, host in records["host"].items()
-                  if ref != host_ref and host.get("enabled") and maintenance_records(host)["mode"])
+                  if ref != host_ref and maintenance_records(host)["mode"] and (host.get("enabled") or ref == leaving_ref))
 
 
-def returning(records, host_ref):
+def returning(records, host_ref, leaving_ref=None):
     """VMs leaving this host, or another host's VMs about to come back: an evacuation waits for them."""
-    return bool(leaving_vms(records, host_ref) or returns_not_started(records, host_ref))
+    return bool(leaving_vms(records, host_ref) or returns_not_started(records, host_ref, leaving_ref))
 
 
 def version_tuple(text):
@@ -353,18 +354,20 @@ class Maintenance(object):
 
     options: blocked_vms (refuse|shutdown|suspend), migration_network (name or uuid, or None),
     master_handover (bool), new_master (name/uuid/address or None), restore_vms (bool),
-    restore_strict (bool). In check mode nothing is written; the report says what would happen.
+    restore_strict (bool), host_leaving_maintenance (name/uuid/address or None). In check mode nothing
+    is written; the report says what would happen.
     """
 
     def __init__(self, client, options, check_mode=False):
         self.client = client
         self.options = dict(blocked_vms="refuse", migration_network=None, master_handover=True, new_master=None,
-                            restore_vms=True, restore_strict=False)
+                            restore_vms=True, restore_strict=False, host_leaving_maintenance=None)
         self.options.update(dict((key, value) for key, value in (options or {}).items() if key in self.options))
         if self.options["blocked_vms"] not in BLOCKED_VMS_CHOICES:
             raise InvalidParameterError("blocked_vms must be one of %s." % ", ".join(BLOCKED_VMS_CHOICES))
         self.check_mode = check_mode
         self.persistent_disable = None  # set by disable(): True when auto_enable=false was accepted
+        self.leaving_ref = None  # the host of host_leaving_maintenance, found by enter()
         self.report = dict(changed=False, actions=[], vms=[], vms_not_restored=[], blocked_vms=[], master_handover=None)
 
     # ---- small helpers ----
@@ -391,14 +394,16 @@ class Maintenance(object):
         if not is_live(records, host_ref):
             raise MaintenanceError("Cannot put host %s into maintenance: it is not live (offline or still booting). "
                                    "Nothing was changed. Power it on or wait until it is back, then retry." % name)
+        if self.options["host_leaving_maintenance"]:
+            self.leaving_ref = find_host(records, self.options["host_leaving_maintenance"])
         # XAPI names a VM that is migrating as blocking the evacuation (OTHER_OPERATION_IN_PROGRESS)
         # and plans without the memory of returns not yet started: ask it once they are under way.
-        if returning(records, host_ref):
+        if returning(records, host_ref, self.leaving_ref):
             records = self._wait_for_returns(records, host_ref)
         blocked = self._blockers(records, host_ref)
         if any(item["code"] == "OTHER_OPERATION_IN_PROGRESS" for item in blocked.values()):
             fresh = self.read()  # a return may have started between the read and the question
-            if returning(fresh, host_ref):
+            if returning(fresh, host_ref, self.leaving_ref):
                 records = self._wait_for_returns(fresh, host_ref)
                 blocked = self._blockers(records, host_ref)
         if blocked and self.options["blocked_vms"] == "refuse":
@@ -560,7 +565,7 @@ class Maintenance(object):
             return records
         # Read again: the VMs handled as blockers are no longer resident, and new ones may have started.
         fresh = self.read()
-        if returning(fresh, host_ref):
+        if returning(fresh, host_ref, self.leaving_ref):
             fresh = self._wait_for_returns(fresh, host_ref)
         moving = resident_vms(fresh, host_ref)
         if not moving:
@@ -591,7 +596,8 @@ class Maintenance(object):
         def settled(state):
             current = dict(records, host=state.get("host", {}), VM=state.get("vm", {}))
             return not leaving_vms(current, host_ref) and (
-                not returns_not_started(current, host_ref) or time.monotonic() - started > RETURN_START_SECONDS)
+                not returns_not_started(current, host_ref, self.leaving_ref)
+                or time.monotonic() - started > RETURN_START_SECONDS)
 
         self.client.wait_for(["host", "VM"], settled, "the VMs of other hosts leaving maintenance to move (before "
                              "evacuating host %s)" % host_name(records, host_ref))
@@ -742,6 +748,7 @@ def maintenance_argument_spec():
         new_master=dict(type="str"),
         restore_vms=dict(type="bool", default=True),
         restore_strict=dict(type="bool", default=False),
+        host_leaving_maintenance=dict(type="str"),
     )
 
 

@@ -119,6 +119,26 @@ def test_rolling_reboot_keeps_vms_ha_and_auto_poweron(tmp_path):
         assert "host             result" in run.output
 
 
+def test_the_next_host_waits_for_the_previous_hosts_vms_to_be_on_their_way_back(tmp_path):
+    # The background job that takes a host out of maintenance starts late (its host.enable is slow): the
+    # next host must not be evacuated before that host's VMs are on their way back, or the evacuation moves
+    # them elsewhere (migrating them again) and plans without the memory they will take there.
+    with start(tmp_path, pool_of_four()) as lab:
+        before = pool_objects(lab)
+        arm_fault(lab, {"kind": "latency", "method": "host.enable", "seconds": 2})
+        run = maintain(lab, tmp_path, rolling_maintenance_reboot=True)
+        assert run.rc == 0, run.output
+        names = dict((ref, host["name_label"]) for ref, host in before["host"].items())
+        unmarked = dict((names[call["args"][0]], call["seq"]) for call in run.host_calls("host.remove_from_other_config")
+                        if call["args"][-1] == "MAINTENANCE_MODE")
+        evacuated = dict((names[call["args"][0]], call["seq"]) for call in run.host_calls("Async.host.evacuate"))
+        order = ["xs1", "xs2", "xs3", "xs4"]
+        assert sorted(unmarked) == order and sorted(evacuated) == order
+        assert all(unmarked[previous] < evacuated[host] for previous, host in zip(order, order[1:])), (unmarked, evacuated)
+        assert vm_placement(pool_objects(lab)) == vm_placement(before)
+        assert_clean(run)
+
+
 def test_same_run_again_changes_nothing_and_check_mode_writes_nothing(tmp_path):
     with start(tmp_path, pool_of_four()) as lab:
         planned = maintain(lab, tmp_path, name="check", check=True, rolling_maintenance_reboot=True)

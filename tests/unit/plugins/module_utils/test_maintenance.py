@@ -140,6 +140,10 @@ def test_returns_not_started_are_other_hosts_enabled_and_still_marked():
     assert m.returns_not_started(data, "H1") == []                                     # not itself
     data["host"]["H1"]["other_config"] = {"MAINTENANCE_MODE_EVACUATED_VMS_MIGRATED": "uuid-A"}  # mark gone
     assert m.returns_not_started(data, "H2") == []
+    # a host named as leaving counts while it is marked, even before it is enabled
+    assert m.returns_not_started(data, "H2", leaving_ref="H3") == ["xs3"]
+    data["host"]["H3"]["other_config"] = {}
+    assert m.returns_not_started(data, "H2", leaving_ref="H3") == []
 
 
 def test_restore_plan_per_recorded_state():

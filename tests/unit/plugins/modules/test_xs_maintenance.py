@@ -204,6 +204,38 @@ def test_a_host_left_marked_by_hand_does_not_stop_an_evacuation(pool, run_module
     assert markers(pool.host(3))["MAINTENANCE_MODE"] == "true" and pool.host(2)["enabled"] is False
 
 
+def test_a_host_named_as_leaving_is_waited_for_before_it_is_even_enabled(pool, run_module, xapi):
+    run_module(xs_maintenance.main, args(host="xs3"))   # xs3 in maintenance; its leave runs elsewhere, not started yet
+    original = pool.handlers["event.from"]
+
+    def event_from(*call_args):   # xs3's leave: enabled, its migrations started, the mark dropped
+        pool.host(3)["enabled"] = True
+        pool.host(3)["other_config"].pop("MAINTENANCE_MODE", None)
+        return original(*call_args)
+    pool.handlers["event.from"] = event_from
+    del xapi.calls[:]
+    status, result = run_module(xs_maintenance.main, args(host_leaving_maintenance="xs3"))
+    assert status == "exit", result
+    methods = [method for _url, method, _args in xapi.calls]
+    assert methods.index("event.from") < methods.index("host.get_vms_which_prevent_evacuation")
+    assert pool.host(2)["enabled"] is False
+
+
+def test_a_host_in_maintenance_not_named_as_leaving_is_not_waited_for(pool, run_module, xapi):
+    run_module(xs_maintenance.main, args(host="xs3"))
+    del xapi.calls[:]
+    status, result = run_module(xs_maintenance.main, args())
+    assert status == "exit", result
+    methods = [method for _url, method, _args in xapi.calls]
+    assert methods.index("Async.host.evacuate") < methods.index("event.from")   # only the evacuation is waited on
+
+
+def test_an_unknown_leaving_host_is_refused_before_any_change(pool, run_module):
+    status, result = run_module(xs_maintenance.main, args(host_leaving_maintenance="xs9"))
+    assert status == "fail" and "host 'xs9' is not a host of this pool" in result["msg"]
+    assert pool.writes() == []
+
+
 def test_a_vm_still_migrating_away_is_waited_for_not_refused_as_a_blocker(pool, run_module, xapi):
     # web-2 is going back to xs1, whose maintenance ended; XAPI names it a blocker until it has gone
     web2 = pool.vm("web-2")
