@@ -38,6 +38,7 @@ options:
       - When the host is the pool master, hand the master role to another live, enabled host first
         (C(pool.designate_new_master)), then continue through the new master.
       - The new master is O(new_master), or the live, enabled host with the most free memory.
+      - The handover restarts the toolstacks, so it waits first until no VM of the pool is migrating.
       - With V(false) the master stays master while in maintenance.
     type: bool
     default: true

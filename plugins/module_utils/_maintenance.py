@@ -37,7 +37,11 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
     XapiError,
     XenServerError,
 )
-from ansible_collections.xenserver.pools.plugins.module_utils._pool_membership import designate_new_master, match_hosts
+from ansible_collections.xenserver.pools.plugins.module_utils._pool_membership import (
+    designate_new_master,
+    is_migrating,
+    match_hosts,
+)
 
 # XenCenter's records (xenadmin Host.SaveEvacuatedVMs / EvacuateHostAction): comma-separated uuids.
 KEY_MODE = "MAINTENANCE_MODE"
@@ -51,7 +55,6 @@ RECORD_KEYS = (KEY_MODE, KEY_MIGRATED, KEY_HALTED, KEY_SUSPENDED)
 CLASSES = ("pool", "host", "host_metrics", "VM")
 
 # VM operations that move a running VM to another host.
-MIGRATIONS = {"pool_migrate", "migrate_send"}
 # How long an evacuation waits for another host's VMs to start coming back (normally a second or two):
 # a host that stays marked longer was enabled by hand or failed to leave, and is not waited for.
 RETURN_START_SECONDS = 30.0
@@ -168,8 +171,7 @@ def is_active(records, host_ref):
 def leaving_vms(records, host_ref):
     """Resident VMs already migrating away, for example going back to another host after its maintenance."""
     vms = records["VM"]
-    return [ref for ref in resident_vms(records, host_ref)
-            if set((vms[ref].get("current_operations") or {}).values()) & MIGRATIONS]
+    return [ref for ref in resident_vms(records, host_ref) if is_migrating(vms[ref])]
 
 
 def returns_not_started(records, host_ref, leaving_ref=None):

@@ -47,6 +47,8 @@ from ansible_collections.xenserver.pools.plugins.module_utils._errors import (
 from ansible_collections.xenserver.pools.plugins.module_utils._join_prechecks import Side, result
 
 GIB = 1024 ** 3
+# VM.current_operations values of a VM moving to another host.
+MIGRATIONS = frozenset(("pool_migrate", "migrate_send"))
 
 # One get_all_records per class on each side: the number of calls does not grow with the pool.
 CLASSES = ("pool", "host", "host_metrics", "PIF", "Bond", "VLAN", "tunnel", "network_sriov", "network", "SR",
@@ -480,6 +482,10 @@ def all_hosts_live(state):
     return bool(hosts) and all(metrics.get(host.get("metrics"), {}).get("live") for host in hosts.values())
 
 
+def is_migrating(vm):
+    return bool(set((vm.get("current_operations") or {}).values()) & MIGRATIONS)
+
+
 def _restarted(host, before):
     # A release that records no agent_start_time cannot show a restart: the master and liveness must do.
     return started_after(host, before) or (before is None and agent_start_time(host) is None)
@@ -498,6 +504,10 @@ def designate_new_master(client, records, target_ref):
     old_ref = master_ref(records)
     name = hosts[target_ref].get("name_label", target_ref)
     started = dict((ref, agent_start_time(hosts[ref])) for ref in (old_ref, target_ref))
+    # The transition restarts the toolstacks, which would cut short a migration under way (the VMs of a host
+    # leaving maintenance in the background, say): let them arrive first.
+    client.wait_for(["VM"], lambda state: not any(is_migrating(vm) for vm in state.get("vm", {}).values()),
+                    "the VMs migrating in the pool to arrive, before handing the master role to %s" % name)
     try:
         client.write("pool.designate_new_master", target_ref,
                      action="Handing the pool master role from %s to %s (pool.designate_new_master)"

@@ -60,6 +60,7 @@ options:
         handed over (C(pool.designate_new_master)) and the module waits until logins at the old
         master are sent to the new one and every host is live again; later tasks should connect to
         any host of the pool, which redirects them.
+      - The handover restarts the toolstacks, so it waits first until no VM of the pool is migrating.
       - Refused while HA is enabled (unless this task disables it) or while a host is offline.
     type: str
   ha:

@@ -287,9 +287,11 @@ def test_a_host_that_never_comes_back_stops_the_run_and_a_new_run_resumes(tmp_pa
 @pytest.mark.parametrize("order, expected", [("master_last", ["xs2", "xs4", "xs1"]), ("as_listed", ["xs2", "xs1", "xs4"])])
 def test_order_and_subset_of_hosts(tmp_path, order, expected):
     with start(tmp_path, pool_of_four()) as lab:
+        before = pool_objects(lab)
         run = maintain(lab, tmp_path, rolling_maintenance_reboot=True, rolling_maintenance_order=order,
                        rolling_maintenance_hosts=["xs2", "xs1", "127.0.0.24"])
         assert run.rc == 0, run.output
         objects = pool_objects(lab)
         assert [objects["host"][ref]["name_label"] for ref in reboots(run)] == expected
         assert the_pool(objects)["master"] == next(ref for ref, host in objects["host"].items() if host["name_label"] == "xs1")
+        assert vm_placement(objects) == vm_placement(before)  # also the VMs coming back while the master moved

@@ -373,6 +373,25 @@ def test_master_hands_over_to_the_host_with_most_free_memory(pool, run_module):
     assert not pool.xapi.sessions
 
 
+def test_the_master_role_moves_only_once_no_vm_is_migrating(pool, run_module, xapi):
+    # db-3 is on its way (back) to xs3: the transition would restart the toolstacks under that migration
+    db3 = pool.vm("db-3")
+    db3["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
+    original = pool.handlers["event.from"]
+    arrived = []
+
+    def event_from(*call_args):
+        arrived.append(True)
+        db3["current_operations"] = {}
+        return original(*call_args)
+    pool.handlers["event.from"] = event_from
+    status, result = run_module(xs_maintenance.main, args(host="xs1"))
+    assert status == "exit", result
+    methods = [method for _url, method, _args in xapi.calls]
+    assert methods.index("event.from") < methods.index("pool.designate_new_master")
+    assert result["master_handover"] is not None and arrived
+
+
 def test_master_handover_to_a_named_host(pool, run_module):
     status, result = run_module(xs_maintenance.main, args(host="xs1", new_master="xs2"))
     assert status == "exit", result
