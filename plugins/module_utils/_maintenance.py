@@ -54,7 +54,6 @@ RECORD_KEYS = (KEY_MODE, KEY_MIGRATED, KEY_HALTED, KEY_SUSPENDED)
 # One get_all_records per class, whatever the pool size.
 CLASSES = ("pool", "host", "host_metrics", "VM")
 
-# VM operations that move a running VM to another host.
 # How long an evacuation waits for another host's VMs to start coming back (normally a second or two):
 # a host that stays marked longer was enabled by hand or failed to leave, and is not waited for.
 RETURN_START_SECONDS = 30.0
