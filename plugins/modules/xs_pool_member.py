@@ -91,7 +91,7 @@ options:
   designate_new_master:
     description:
       - With O(state=absent) and O(host) the pool master, the member (name, UUID or address) that takes
-        over the master role before the old master is ejected (once no VM of the pool is migrating: the
+        over the master role before the old master is ejected (once no VM of the pool is migrating, as the
         handover restarts the toolstacks).
     type: str
   evacuate:
