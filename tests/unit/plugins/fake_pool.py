@@ -12,7 +12,8 @@ way XAPI would, synchronously: an Async call creates a task that is already fini
 event.from returns the current records of the subscribed classes at once.
 
 Knobs: blockers ({vm ref: [code, ...]}), fail ({method: [code, ...]}, raised by that method once),
-auto_enable (host.disable takes auto_enable), reboot_comes_back, bmc_password, editions.
+auto_enable (host.disable takes auto_enable), reboot_comes_back, bmc_password, editions; meanwhile()
+for what changes in the pool while a call is made.
 """
 
 from __future__ import annotations
@@ -150,6 +151,16 @@ class FakePool(object):
             self.handlers[method] = self._failing(method, handler)
         for method, handler in tasks.items():
             self.handlers["Async." + method] = self._task(method, self._failing(method, handler))
+
+    def meanwhile(self, method, change):
+        """Run change() each time method is called, before it answers: what happens in the pool meanwhile
+        (another client's work, a migration ending)."""
+        handler = self.handlers[method]
+
+        def call(*args):
+            change()
+            return handler(*args)
+        self.handlers[method] = call
 
     def _failing(self, method, handler):
         def call(*args):

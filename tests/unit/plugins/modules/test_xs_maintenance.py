@@ -178,12 +178,7 @@ def evacuating_after_a_wait(pool, run_module, xapi, meanwhile=None):
     run_module(xs_maintenance.main, args(host="xs3"))
     pool.host(3)["enabled"] = True
     if meanwhile:
-        original = pool.handlers["event.from"]
-
-        def event_from(*call_args):
-            meanwhile()
-            return original(*call_args)
-        pool.handlers["event.from"] = event_from
+        pool.meanwhile("event.from", meanwhile)
     del xapi.calls[:]
     status, result = run_module(xs_maintenance.main, args(host="xs2"))
     assert status == "exit", result
@@ -206,13 +201,11 @@ def test_a_host_left_marked_by_hand_does_not_stop_an_evacuation(pool, run_module
 
 def test_a_host_named_as_leaving_is_waited_for_before_it_is_even_enabled(pool, run_module, xapi):
     run_module(xs_maintenance.main, args(host="xs3"))   # xs3 in maintenance; its leave runs elsewhere, not started yet
-    original = pool.handlers["event.from"]
 
-    def event_from(*call_args):   # xs3's leave: enabled, its migrations started, the mark dropped
+    def leave_starts():   # xs3's leave: enabled, its migrations started, the mark dropped
         pool.host(3)["enabled"] = True
         pool.host(3)["other_config"].pop("MAINTENANCE_MODE", None)
-        return original(*call_args)
-    pool.handlers["event.from"] = event_from
+    pool.meanwhile("event.from", leave_starts)
     del xapi.calls[:]
     status, result = run_module(xs_maintenance.main, args(host_leaving_maintenance="xs3"))
     assert status == "exit", result
@@ -241,13 +234,11 @@ def test_a_vm_still_migrating_away_is_waited_for_not_refused_as_a_blocker(pool, 
     web2 = pool.vm("web-2")
     web2["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
     pool.blockers = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
-    original = pool.handlers["event.from"]
 
-    def event_from(*call_args):   # the migration ends
+    def migration_ends():
         web2.update(resident_on="OpaqueRef:host1", current_operations={})
         pool.blockers = {}
-        return original(*call_args)
-    pool.handlers["event.from"] = event_from
+    pool.meanwhile("event.from", migration_ends)
     status, result = run_module(xs_maintenance.main, args())
     assert status == "exit", result
     methods = [method for _url, method, _args in xapi.calls]
@@ -258,20 +249,17 @@ def test_a_vm_still_migrating_away_is_waited_for_not_refused_as_a_blocker(pool, 
 
 def test_a_return_starting_between_the_read_and_the_blocker_question_is_waited_for(pool, run_module, xapi):
     web2 = pool.vm("web-2")
-    ask = pool.handlers["host.get_vms_which_prevent_evacuation"]
-    finish = pool.handlers["event.from"]
 
-    def blockers(*call_args):   # the first answer comes while web-2 has just started going back to xs1
+    def migration_starts():   # the first answer comes while web-2 has just started going back to xs1
         if not pool.blockers and web2["resident_on"] == "OpaqueRef:host2":
             web2["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
             pool.blockers = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
-        return ask(*call_args)
 
-    def event_from(*call_args):
+    def migration_ends():
         web2.update(resident_on="OpaqueRef:host1", current_operations={})
         pool.blockers = {}
-        return finish(*call_args)
-    pool.handlers.update({"host.get_vms_which_prevent_evacuation": blockers, "event.from": event_from})
+    pool.meanwhile("host.get_vms_which_prevent_evacuation", migration_starts)
+    pool.meanwhile("event.from", migration_ends)
     status, result = run_module(xs_maintenance.main, args())
     assert status == "exit", result
     methods = [method for _url, method, _args in xapi.calls]
@@ -377,14 +365,12 @@ def test_the_master_role_moves_only_once_no_vm_is_migrating(pool, run_module, xa
     # db-3 is on its way (back) to xs3: the transition would restart the toolstacks under that migration
     db3 = pool.vm("db-3")
     db3["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
-    original = pool.handlers["event.from"]
     arrived = []
 
-    def event_from(*call_args):
+    def migration_ends():
         arrived.append(True)
         db3["current_operations"] = {}
-        return original(*call_args)
-    pool.handlers["event.from"] = event_from
+    pool.meanwhile("event.from", migration_ends)
     status, result = run_module(xs_maintenance.main, args(host="xs1"))
     assert status == "exit", result
     methods = [method for _url, method, _args in xapi.calls]
