@@ -180,15 +180,34 @@ def not_measured(name, what, reason):
     return {"name": name, "what": what, "status": "not measured", "reason": reason}
 
 
+def _not_runnable(name, what, role, repeats):
+    """The "not measured" row when the role is missing or no run is asked for, else None."""
+    if not role_present(role):
+        return not_measured(name, what, "role missing: roles/%s" % role)
+    if repeats < 1:
+        return not_measured(name, what, "no run asked for")
+    return None
+
+
+def _record(name, repeat, sample, problem, samples, problems, log):
+    """Keep one run's sample (failed when there is a problem) and say how it went."""
+    if problem:
+        problems.append("run %d: %s" % (repeat + 1, problem))
+        sample["returncode"] = sample["returncode"] or 1
+    samples.append(sample)
+    log("roles: %s run %d: wall %.1f s, ratio %.3f (without Ansible %s)%s" % (
+        name, repeat + 1, sample["wall_seconds"], sample["ratio"], sample["ratio_without_ansible"],
+        "; " + problem.splitlines()[0] if problem else ""))
+
+
 # --- pool build -----------------------------------------------------------------------------------
 def pool_build(make_lab, hosts, repeats, workdir, overhead, log):
     """make_lab(hosts, repeat) -> a SimLab of `hosts` standalone hosts (bench.labs.standalone_lab)."""
     what = "pool_build of %d standalone hosts: storage network on eth1, one shared NFS SR, default SR" % hosts
     name = "pool_build, %d hosts" % hosts
-    if not role_present("pool_build"):
-        return not_measured(name, what, "role missing: roles/pool_build")
-    if repeats < 1:
-        return not_measured(name, what, "no run asked for")
+    skipped = _not_runnable(name, what, "pool_build", repeats)
+    if skipped:
+        return skipped
     samples, problems, limit, detail, scale = [], [], None, None, None
     for repeat in range(repeats):
         with make_lab(hosts, repeat) as lab:
@@ -211,13 +230,7 @@ def pool_build(make_lab, hosts, repeats, workdir, overhead, log):
             run, sample = _timed(lab, REPO / "playbooks" / "pool_build.yml", extra_vars,
                                  Path(workdir) / ("pool-build-%d" % hosts), overhead, limit)
             problem = _check_pool_built(lab, hosts) if run.returncode == 0 else "the playbook failed:\n" + run.tail()
-            if problem:
-                problems.append("run %d: %s" % (repeat + 1, problem))
-                sample["returncode"] = sample["returncode"] or 1
-            samples.append(sample)
-            log("roles: %s run %d: wall %.1f s, ratio %.3f (without Ansible %s)%s" % (
-                name, repeat + 1, sample["wall_seconds"], sample["ratio"], sample["ratio_without_ansible"],
-                "; " + problem.splitlines()[0] if problem else ""))
+            _record(name, repeat, sample, problem, samples, problems, log)
     return _summarize(name, what, samples, limit, detail, POOL_BUILD_TARGET, scale, problems)
 
 
@@ -248,10 +261,9 @@ def rolling_maintenance(make_lab, hosts, repeats, workdir, overhead, log):
     """make_lab(hosts) -> a SimLab of a pool of `hosts` hosts with VMs (bench.labs.pool_lab)."""
     what = "rolling_maintenance of a %d-host pool with reboots (2 running VMs of 4 and 8 GiB per host)" % hosts
     name = "rolling_maintenance, %d hosts" % hosts
-    if not role_present("rolling_maintenance"):
-        return not_measured(name, what, "role missing: roles/rolling_maintenance")
-    if repeats < 1:
-        return not_measured(name, what, "no run asked for")
+    skipped = _not_runnable(name, what, "rolling_maintenance", repeats)
+    if skipped:
+        return skipped
     samples, problems = [], []
     with make_lab(hosts) as lab:
         limit, detail = rolling_limit(lab.lab)
@@ -273,11 +285,5 @@ def rolling_maintenance(make_lab, hosts, repeats, workdir, overhead, log):
                 elif after != before:
                     moved = sorted(vm for vm in before if before[vm] != after.get(vm))
                     problem = "%d VMs not back where they were: %s" % (len(moved), ", ".join(moved[:5]))
-            if problem:
-                problems.append("run %d: %s" % (repeat + 1, problem))
-                sample["returncode"] = sample["returncode"] or 1
-            samples.append(sample)
-            log("roles: %s run %d: wall %.1f s, ratio %.3f (without Ansible %s)%s" % (
-                name, repeat + 1, sample["wall_seconds"], sample["ratio"], sample["ratio_without_ansible"],
-                "; " + problem.splitlines()[0] if problem else ""))
+            _record(name, repeat, sample, problem, samples, problems, log)
         return _summarize(name, what, samples, limit, detail, ROLLING_TARGET, lab.time_scale, problems)
