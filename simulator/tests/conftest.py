@@ -10,7 +10,9 @@ stopped when the test ends.
 """
 from __future__ import annotations
 
+import json
 import ssl
+import urllib.request
 import xmlrpc.client
 from pathlib import Path
 
@@ -74,3 +76,30 @@ def xapi_session(lab, host_index=0, *, login=True, username=None, password=None,
         session.xenapi.login_with_password(username or host["username"], password or host["password"],
                                            "1.0", originator)
     return session
+
+
+def failure(fn, *args) -> list:
+    """The error details of a call that must fail with a XenAPI.Failure."""
+    with pytest.raises(XenAPI.Failure) as info:
+        fn(*args)
+    return info.value.details
+
+
+def control(lab, method, path, body=None):
+    """A call to the lab's control endpoint (faults, state, calls...), its JSON answer."""
+    request = urllib.request.Request(lab.control_url + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def answer(lab, index):
+    """What a login on the host gets now: "ok", the error, or "refused" while its xapi is down."""
+    try:
+        xapi_session(lab, index)
+    except XenAPI.Failure as error:
+        return error.details
+    except OSError:
+        return "refused"
+    return "ok"

@@ -3,16 +3,14 @@ a slave (session.slave_local_login_with_password / local_logout), pool.emergency
 pool.recover_slaves and pool.emergency_reset_master."""
 from __future__ import annotations
 
-import json
 import socket
 import time
-import urllib.request
 import xmlrpc.client
 
 import pytest
 import XenAPI
 
-from conftest import LabTransport, xapi_session
+from conftest import LabTransport, answer, control, failure, xapi_session
 
 LAB = {
     "name": "emergency", "host_defaults": {"password": "pw"},
@@ -25,31 +23,6 @@ LAB = {
 @pytest.fixture
 def lab(start_lab):
     return start_lab(LAB)
-
-
-def control(lab, method, path, body=None):
-    request = urllib.request.Request(lab.control_url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
-
-
-def answer(lab, index):
-    """What a login on the host gets now: "ok", the error, or "refused" while its xapi is down."""
-    try:
-        xapi_session(lab, index)
-    except XenAPI.Failure as error:
-        return error.details
-    except OSError:
-        return "refused"
-    return "ok"
 
 
 def wait_until(predicate, timeout=20.0):

@@ -8,20 +8,13 @@ import time
 import xmlrpc.client
 
 import pytest
-import XenAPI
 
-from conftest import LabTransport, xapi_session
+from conftest import LabTransport, failure, xapi_session
 
 
 @pytest.fixture
 def lab(start_lab):
     return start_lab("three-standalone")
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 def test_next_needs_a_registration(lab):

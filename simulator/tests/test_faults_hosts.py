@@ -9,9 +9,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-import XenAPI
 
-from conftest import xapi_session
+from conftest import control, failure, xapi_session
 
 NFS = {"name": "nfs", "type": "nfs", "address": "172.16.0.34",
        "exports": [{"path": "/srv/vhd", "allowed": ["172.16.0.32/28"], "size_gib": 2048}]}
@@ -47,22 +46,8 @@ def pool(start_lab):
     return lab, xapi_session(lab).xenapi
 
 
-def control(lab, method, path, body=None):
-    request = urllib.request.Request(lab.control_url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
-
-
 def machine(lab, name) -> dict:
     return next(m for m in control(lab, "GET", "/state")["machines"] if m["name"] == name)
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 def named(x, cls, name):

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 import XenAPI
 
-from conftest import xapi_session
+from conftest import failure, xapi_session
 
 GIB = 1 << 30
 NFS = {"name": "nfs", "type": "nfs", "address": "172.16.0.34",
@@ -49,12 +49,6 @@ def pool(start_lab):
     lab = start_lab(pool_lab())
     x = xapi_session(lab).xenapi
     return lab, x, x.pool.get_all()[0]
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 def named(x, cls, name):

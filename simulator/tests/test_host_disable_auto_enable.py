@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 import XenAPI
 
-from conftest import xapi_session
+from conftest import failure, xapi_session
 
 
 def host(n: int, xapi: str) -> dict:
@@ -27,12 +27,6 @@ LAB = {
 @pytest.fixture
 def lab(start_lab):
     return start_lab(LAB)
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 def calls(lab, method) -> list[dict]:

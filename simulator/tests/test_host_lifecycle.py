@@ -9,9 +9,8 @@ import time
 import urllib.request
 
 import pytest
-import XenAPI
 
-from conftest import xapi_session
+from conftest import failure, xapi_session
 
 GIB = 1 << 30
 NFS = {"name": "nfs", "type": "nfs", "address": "172.16.0.34",
@@ -53,12 +52,6 @@ LAB = {
 def pool(start_lab):
     lab = start_lab(LAB)
     return lab, xapi_session(lab).xenapi
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 def named(x, cls, name):

@@ -7,9 +7,8 @@ import time
 import urllib.request
 
 import pytest
-import XenAPI
 
-from conftest import xapi_session
+from conftest import failure, xapi_session
 
 BMC = {"ip": "10.1.0.2", "user": "admin", "password": "bmc-secret"}
 NO_SESSION = "Error: Unable to establish IPMI v2 / RMCP+ session\n"
@@ -34,12 +33,6 @@ def lab(xapi="25.6") -> dict:
 def pool(start_lab):
     running = start_lab(lab(), time_scale=0.005)
     return running, xapi_session(running).xenapi
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 def named(x, name):

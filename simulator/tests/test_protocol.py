@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import XenAPI
 
-from conftest import xapi_session
+from conftest import failure, xapi_session
 
 REF_RE = re.compile(r"^OpaqueRef:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DATETIME_RE = re.compile(r"^\d{8}T\d{2}:\d{2}:\d{2}Z$")
@@ -72,12 +72,6 @@ def login_xml(lab) -> str:
     result = xml_call(lab, "session.login_with_password", s(host["username"]), s(host["password"]))
     assert result["Status"] == "Success"
     return result["Value"]
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 # -- endpoints and envelopes -----------------------------------------------------------

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 import XenAPI
 
-from conftest import xapi_session
+from conftest import answer, control, xapi_session
 
 LAB = {
     "name": "slow", "host_defaults": {"password": "pw"},
@@ -18,14 +18,6 @@ LAB = {
     "hosts": [{"name": f"h{n}", "address": f"127.0.3.{40 + n}"} for n in (1, 2, 3)],
 }
 SCALE = 0.01          # 20 s of restart -> 0.2 s; a factor of 5 -> 1 s
-
-
-def control(lab, method, path, body=None):
-    request = urllib.request.Request(lab.control_url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
 
 
 def wait_until(predicate, timeout=20.0):
@@ -38,17 +30,6 @@ def wait_until(predicate, timeout=20.0):
             pass
         time.sleep(0.01)
     raise AssertionError("condition not reached")
-
-
-def answer(lab, index):
-    """What a login on the host gets now: "ok", the error, or "refused" while its xapi is down."""
-    try:
-        xapi_session(lab, index)
-    except XenAPI.Failure as failure:
-        return failure.details
-    except OSError:
-        return "refused"
-    return "ok"
 
 
 def enabled_member(x, name):

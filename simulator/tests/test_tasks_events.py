@@ -6,9 +6,8 @@ import threading
 import time
 
 import pytest
-import XenAPI
 
-from conftest import xapi_session
+from conftest import failure, xapi_session
 from test_protocol import REF_RE, json_call, post, s
 from xapisim.api import REGISTRY, Message
 from xapisim.errors import XapiError
@@ -62,12 +61,6 @@ def wait_task(x, task, timeout=10.0) -> dict:
             return record
         time.sleep(0.01)
     raise AssertionError(f"task {task} still pending")
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 # -- tasks -----------------------------------------------------------------------------

@@ -5,9 +5,8 @@ from __future__ import annotations
 import xmlrpc.client
 
 import pytest
-import XenAPI
 
-from conftest import LabTransport, xapi_session
+from conftest import LabTransport, failure, xapi_session
 
 
 def host(n: int, xapi: str, **extra) -> dict:
@@ -35,12 +34,6 @@ def lab(tmp_path_factory):
     running = Lab.start(LAB, tmp_path_factory.mktemp("tls"), time_scale=0.01)
     yield running
     running.stop()
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 def test_enable_tls_verification_turns_it_on_for_the_pool_and_every_host(lab):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-import XenAPI
 
-from conftest import xapi_session
+from conftest import failure, xapi_session
 
 GIB = 1 << 30
 NFS = {"name": "nfs", "type": "nfs", "address": "172.16.0.34",
@@ -49,12 +48,6 @@ def pool(start_lab):
     session = xapi_session(lab)
     yield lab, session.xenapi
     session.xenapi.session.logout()
-
-
-def failure(fn, *args) -> list:
-    with pytest.raises(XenAPI.Failure) as info:
-        fn(*args)
-    return info.value.details
 
 
 def named(x, cls, name):
