@@ -229,16 +229,23 @@ def test_an_unknown_leaving_host_is_refused_before_any_change(pool, run_module):
     assert pool.writes() == []
 
 
-def test_a_vm_still_migrating_away_is_waited_for_not_refused_as_a_blocker(pool, run_module, xapi):
-    # web-2 is going back to xs1, whose maintenance ended; XAPI names it a blocker until it has gone
-    web2 = pool.vm("web-2")
-    web2["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
-    pool.blockers = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
+BUSY_WEB2 = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
 
-    def migration_ends():
-        web2.update(resident_on="OpaqueRef:host1", current_operations={})
-        pool.blockers = {}
-    pool.meanwhile("event.from", migration_ends)
+
+def web2_starts_going_back(pool):
+    """web-2 (on xs2) migrates back to xs1, whose maintenance ended: XAPI names it a blocker meanwhile."""
+    pool.vm("web-2")["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
+    pool.blockers = dict(BUSY_WEB2)
+
+
+def web2_arrives(pool):
+    pool.vm("web-2").update(resident_on="OpaqueRef:host1", current_operations={})
+    pool.blockers = {}
+
+
+def test_a_vm_still_migrating_away_is_waited_for_not_refused_as_a_blocker(pool, run_module, xapi):
+    web2_starts_going_back(pool)
+    pool.meanwhile("event.from", lambda: web2_arrives(pool))
     status, result = run_module(xs_maintenance.main, args())
     assert status == "exit", result
     methods = [method for _url, method, _args in xapi.calls]
@@ -248,18 +255,11 @@ def test_a_vm_still_migrating_away_is_waited_for_not_refused_as_a_blocker(pool, 
 
 
 def test_a_return_starting_between_the_read_and_the_blocker_question_is_waited_for(pool, run_module, xapi):
-    web2 = pool.vm("web-2")
-
-    def migration_starts():   # the first answer comes while web-2 has just started going back to xs1
-        if not pool.blockers and web2["resident_on"] == "OpaqueRef:host2":
-            web2["current_operations"] = {"OpaqueRef:task-back": "pool_migrate"}
-            pool.blockers = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
-
-    def migration_ends():
-        web2.update(resident_on="OpaqueRef:host1", current_operations={})
-        pool.blockers = {}
-    pool.meanwhile("host.get_vms_which_prevent_evacuation", migration_starts)
-    pool.meanwhile("event.from", migration_ends)
+    def first_question():   # its answer comes while web-2 has just started going back
+        if not pool.blockers and pool.vm("web-2")["resident_on"] == "OpaqueRef:host2":
+            web2_starts_going_back(pool)
+    pool.meanwhile("host.get_vms_which_prevent_evacuation", first_question)
+    pool.meanwhile("event.from", lambda: web2_arrives(pool))
     status, result = run_module(xs_maintenance.main, args())
     assert status == "exit", result
     methods = [method for _url, method, _args in xapi.calls]
@@ -269,7 +269,7 @@ def test_a_return_starting_between_the_read_and_the_blocker_question_is_waited_f
 
 def test_a_vm_busy_with_something_else_is_still_refused(pool, run_module):
     pool.vm("web-2")["current_operations"] = {"OpaqueRef:task-snap": "snapshot"}
-    pool.blockers = {"OpaqueRef:vm-web-2": ["OTHER_OPERATION_IN_PROGRESS", "VM", "OpaqueRef:vm-web-2"]}
+    pool.blockers = dict(BUSY_WEB2)
     status, result = run_module(xs_maintenance.main, args())
     assert status == "fail" and "another operation is running on it" in result["msg"]
     assert pool.writes() == []
